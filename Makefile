@@ -1,0 +1,123 @@
+# graft - build, test, bench, install. `make help` lists the targets.
+#
+#   make            libgraft.a, libgraft.so and the graft CLI in build/
+#   make test       installs missing Debian packages (as root), builds and runs the Check suite
+#   make test SANITIZE=1   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      kernel benchmarks; tables go to bench/results/
+#   make install PREFIX=/usr/local
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SANITIZE ?= 0
+
+DEB_PKGS = libopenblas-openmp-dev libstb-dev check libcjson-dev pkg-config
+
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   := build
+OPT     := -O2 -g
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fopenmp -Iinclude -Isrc -Ikernels $(CFLAGS)
+LDLIBS_ALL := -fopenmp -lm -lpthread -ldl $(LDLIBS)
+
+# Per-variant ISA flags: each kernels/<variant>/ file is compiled with only its own.
+ISA_avx2   := -mavx2 -mfma -mf16c
+ISA_avx512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+
+LIB_SRC  := $(wildcard src/*.c) $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c) \
+            $(wildcard kernels/avx2/*.c) $(wildcard kernels/avx512/*.c)
+LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(LIB_SRC))
+CLI_SRC  := src/main.c $(wildcard src/cli_*.c)
+TEST_SRC := $(wildcard tests/*.c)
+BENCH_SRC:= $(wildcard bench/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+.PHONY: all lib test bench install deps demo clean help
+all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft
+
+help:
+	@sed -n '1,9p' Makefile
+
+$(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ISA_avx2) -MMD -MP -c $< -o $@
+
+$(BUILD)/kernels/avx512/%.o: kernels/avx512/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ISA_avx512) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgraft.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgraft.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/graft: $(CLI_OBJ) $(BUILD)/libgraft.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libgraft.a $(OPT) $(LDLIBS_ALL)
+
+# ---- tests: one Check runner; every `Suite *suite_xxx(void)` in tests/*.c is registered ----
+$(BUILD)/tests/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@grep -h -o '^Suite \*suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^Suite \*\(suite_[a-z0-9_]*\)(void)/SUITE(\1)/' > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/tests/main.o: $(BUILD)/tests/suites.inc
+$(BUILD)/tests/main.o: CFLAGS_ALL += -I$(BUILD)/tests
+
+$(BUILD)/graft-tests: $(TEST_OBJ) $(BUILD)/libgraft.a
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libgraft.a $(OPT) $(CHECK_LIBS) $(LDLIBS_ALL)
+
+test: deps
+	@$(MAKE) --no-print-directory $(BUILD)/graft-tests $(BUILD)/graft
+	GRAFT_CLI=$(BUILD)/graft ./$(BUILD)/graft-tests
+
+# ---- benchmarks ----
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libgraft.a
+	$(CC) -o $@ $< $(BUILD)/libgraft.a $(OPT) $(LDLIBS_ALL)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_SRC:%.c=$(BUILD)/%) $(BUILD)/graft
+	@mkdir -p bench/results
+	@set -e; for b in $(BENCH_SRC:%.c=$(BUILD)/%); do echo "== $$b"; $$b; done
+
+# ---- packages: installs what is missing when root, otherwise says what to run ----
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "graft: installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "graft: missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/graft $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft.h)|' \
+	    graft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/graft.pc
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,97 @@
+/* graft.h - the public API of graft, a C11 inference engine for vision-encoder-grafted language
+ * models (LLaVA and relatives). Everything a host program needs is declared here; nothing else is.
+ *
+ * Conventions
+ *   - Opaque handles. A handle that holds read-only data (a parsed GGUF file, later a model) may be
+ *     shared by several threads; a context owns mutable state and is used by one thread at a time.
+ *   - Every fallible call returns a status (GRAFT_OK = 0) or NULL, and fills an optional
+ *     graft_error out-parameter with one line naming the file and the problem. The library never
+ *     prints, never calls exit() or abort() on bad input, and keeps no global mutable state.
+ *   - Thread counts are explicit parameters.
+ *
+ * Usage (read a GGUF file and list its tensors):
+ *
+ *     graft_error err;
+ *     graft_gguf *g;
+ *     if (graft_gguf_open("model.gguf", &g, &err) != GRAFT_OK) {
+ *         fprintf(stderr, "%s\n", err.msg);
+ *         return 1;
+ *     }
+ *     for (int64_t i = 0; i < graft_gguf_n_tensors(g); i++) {
+ *         graft_gguf_tensor t = graft_gguf_tensor_info(g, i);
+ *         printf("%s %s\n", t.name, graft_type_name(t.type));
+ *     }
+ *     graft_gguf_close(g);
+ */
+#ifndef GRAFT_H
+#define GRAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GRAFT_VERSION_MAJOR 0
+#define GRAFT_VERSION_MINOR 1
+#define GRAFT_VERSION_PATCH 0
+#define GRAFT_VERSION_STRING "0.1.0"
+
+/* ---- status and errors ------------------------------------------------------------------- */
+
+enum graft_status {
+    GRAFT_OK = 0,
+    GRAFT_E_IO = 1,        /* a file could not be opened, read, mapped or written */
+    GRAFT_E_FORMAT = 2,    /* a file is malformed, truncated or inconsistent */
+    GRAFT_E_UNSUPPORTED = 3, /* valid, but uses something graft does not implement */
+    GRAFT_E_NOMEM = 4,     /* an allocation failed */
+    GRAFT_E_INVALID = 5,   /* a caller passed an invalid argument */
+    GRAFT_E_LIMIT = 6,     /* a resource limit was exceeded (context length, image size, ...) */
+    GRAFT_E_NOTFOUND = 7,  /* a key, tensor or file that was asked for does not exist */
+};
+
+#define GRAFT_ERROR_MAX 512
+
+/* Filled by a failing call: `code` is its graft_status, `msg` one line for a human. */
+typedef struct graft_error {
+    int code;
+    char msg[GRAFT_ERROR_MAX];
+} graft_error;
+
+/* "0.1.0" */
+const char *graft_version(void);
+
+/* ---- element types ----------------------------------------------------------------------- */
+
+/* Values equal ggml's type ids, so GGUF tensor types map one to one. Block layouts are ggml's:
+ * Q8_0 = 32 weights as { f16 scale d; int8 q[32] }, w = d * q (34 bytes);
+ * Q4_0 = 32 weights as { f16 scale d; uint8 qs[16] }, element j < 16 is the low nibble of qs[j],
+ *        element j + 16 the high nibble, w = d * (nibble - 8) (18 bytes). */
+typedef enum graft_type {
+    GRAFT_TYPE_F32 = 0,
+    GRAFT_TYPE_F16 = 1,
+    GRAFT_TYPE_Q4_0 = 2,
+    GRAFT_TYPE_Q8_0 = 8,
+    GRAFT_TYPE_BF16 = 30,
+} graft_type;
+
+/* "f32", "f16", "q4_0", "q8_0", "bf16"; NULL for a type graft does not know. */
+const char *graft_type_name(int type);
+/* Elements per block (1 for float types, 32 for Q8_0/Q4_0) and bytes per block; 0 if unknown. */
+int64_t graft_type_block_size(int type);
+int64_t graft_type_block_bytes(int type);
+
+/* ---- kernels ----------------------------------------------------------------------------- */
+
+/* The kernel variant chosen for this CPU ("ref", "avx2" or "avx512"), after the GRAFT_KERNELS
+ * environment override. Stable for the life of the process. */
+const char *graft_kernels_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "graft_gguf.h" /* reading GGUF files: graft_gguf_* */
+
+#endif /* GRAFT_H */

@@ -1,0 +1,37 @@
+/* main.c - the graft command line: dispatches to subcommands (src/cli_*.c). The only place in
+ * graft that prints to the terminal and chooses an exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "graft.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "graft %s - inference for vision-encoder-grafted language models\n"
+            "\n"
+            "usage: graft COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  inspect FILE.gguf    print a GGUF file's metadata and tensor table\n"
+            "  version              print the version and the kernels chosen for this CPU\n"
+            "\n"
+            "Run 'graft COMMAND --help' for a command's options.\n",
+            graft_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect")) return cli_inspect(argc - 1, argv + 1);
+    fprintf(stderr, "graft: unknown command '%s' (see graft --help)\n", cmd);
+    return 2;
+}
