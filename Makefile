@@ -33,7 +33,8 @@ LIB_SRC  := $(wildcard src/*.c) $(wildcard kernels/*.c) $(wildcard kernels/ref/*
 LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(LIB_SRC))
 CLI_SRC  := src/main.c $(wildcard src/cli_*.c)
 TEST_SRC := $(wildcard tests/*.c)
-BENCH_SRC:= $(wildcard bench/*.c)
+BENCH_SRC:= $(wildcard bench/bench_*.c)
+BENCH_LIB:= $(filter-out $(BENCH_SRC),$(wildcard bench/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -86,10 +87,12 @@ test: deps
 	GRAFT_CLI=$(BUILD)/graft ./$(BUILD)/graft-tests
 
 # ---- benchmarks ----
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libgraft.a
-	$(CC) -o $@ $< $(BUILD)/libgraft.a $(OPT) $(LDLIBS_ALL)
+# bench/bench_*.c are programs; the other bench/*.c (shared probes) are linked into each.
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB:%.c=$(BUILD)/%.o) $(BUILD)/libgraft.a
+	$(CC) -o $@ $< $(BENCH_LIB:%.c=$(BUILD)/%.o) $(BUILD)/libgraft.a $(OPT) $(LDLIBS_ALL)
 
 bench: deps
+	@echo 'graft bench: timings are medians; run on an idle machine'
 	@$(MAKE) --no-print-directory $(BENCH_SRC:%.c=$(BUILD)/%) $(BUILD)/graft
 	@mkdir -p bench/results
 	@set -e; for b in $(BENCH_SRC:%.c=$(BUILD)/%); do echo "== $$b"; $$b; done
