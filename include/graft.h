@@ -82,6 +82,57 @@ const char *graft_type_name(int type);
 int64_t graft_type_block_size(int type);
 int64_t graft_type_block_bytes(int type);
 
+/* ---- models and contexts ----------------------------------------------------------------- */
+
+typedef struct graft_model graft_model; /* read-only weights (mmap'd) + vocabulary; shareable */
+typedef struct graft_ctx graft_ctx;     /* KV cache + activations; one thread at a time */
+
+typedef struct graft_model_params {
+    int reserved; /* no options yet; use graft_model_default_params() */
+} graft_model_params;
+
+graft_model_params graft_model_default_params(void);
+/* Loads a decoder from a GGUF file (architecture from general.architecture: "llama"). */
+int graft_model_load(const char *path, const graft_model_params *params, graft_model **out,
+                     graft_error *err);
+void graft_model_free(graft_model *m);
+
+const char *graft_model_arch(const graft_model *m);
+int graft_model_n_vocab(const graft_model *m);
+int graft_model_n_embd(const graft_model *m);
+int graft_model_n_layer(const graft_model *m);
+int graft_model_n_ctx_train(const graft_model *m);
+/* Bytes of weights read per generated token (every matrix once): for bandwidth figures. */
+size_t graft_model_weight_bytes(const graft_model *m);
+
+typedef struct graft_ctx_params {
+    int n_ctx;        /* context length in tokens; 0 = the model's training context */
+    int n_batch;      /* most tokens processed in one matrix-matrix step (prefill chunk) */
+    int n_threads;    /* >= 1 */
+    int kv_type;      /* GRAFT_TYPE_F16 (default) or GRAFT_TYPE_F32 */
+    int logits_all;   /* keep logits for every position of a batch (parity checks), else last */
+} graft_ctx_params;
+
+graft_ctx_params graft_ctx_default_params(void);
+int graft_ctx_new(const graft_model *m, const graft_ctx_params *params, graft_ctx **out,
+                  graft_error *err);
+void graft_ctx_free(graft_ctx *c);
+/* The message of the last failed call on this context ("" if none). */
+const char *graft_ctx_last_error(const graft_ctx *c);
+
+/* Runs the decoder over n new positions after the current ones and advances the position.
+ * Each position is a token id (ids[i]) or, where ids is NULL or ids[i] < 0, an embedding row
+ * embd + i * n_embd supplied by the caller (image rows). Fails with GRAFT_E_LIMIT, and changes
+ * nothing, when the positions would exceed n_ctx. */
+int graft_decode(graft_ctx *c, const int32_t *ids, const float *embd, int n);
+/* Logits (n_vocab floats) of row i of the last graft_decode batch: i = -1 is the last row; other
+ * rows need logits_all. NULL if unavailable. Valid until the next decode. */
+const float *graft_ctx_logits(const graft_ctx *c, int i);
+int graft_ctx_pos(const graft_ctx *c);      /* positions in the KV cache */
+int graft_ctx_n_ctx(const graft_ctx *c);
+/* Forgets positions >= pos (pos <= current position), e.g. to reuse a shared prompt prefix. */
+int graft_ctx_rewind(graft_ctx *c, int pos);
+
 /* ---- kernels ----------------------------------------------------------------------------- */
 
 /* The kernel variant chosen for this CPU ("ref", "avx2" or "avx512"), after the GRAFT_KERNELS

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "tensor.h"
 
 size_t graft_row_bytes(int type, int64_t ne0) {
@@ -60,4 +61,17 @@ void *graft_arena_alloc(graft_arena *a, size_t n) {
     a->used += n;
     if (a->used > a->peak) a->peak = a->used;
     return p;
+}
+
+void graft_tensor_row_f32(const graft_kernels *kt, const graft_tensor *t, int64_t row, float *out) {
+    const char *p = (const char *)t->data + (size_t)row * t->nb[1];
+    const int64_t n = t->ne[0];
+    switch (t->type) {
+    case GRAFT_TYPE_F32: memcpy(out, p, (size_t)n * sizeof(float)); break;
+    case GRAFT_TYPE_F16: kt->f16_to_f32(n, (const uint16_t *)p, out); break;
+    case GRAFT_TYPE_BF16: kt->bf16_to_f32(n, (const uint16_t *)p, out); break;
+    case GRAFT_TYPE_Q8_0: kt->dequantize_q8_0(n, (const block_q8_0 *)p, out); break;
+    case GRAFT_TYPE_Q4_0: kt->dequantize_q4_0(n, (const block_q4_0 *)p, out); break;
+    default: memset(out, 0, (size_t)n * sizeof(float)); break; /* rejected at load */
+    }
 }

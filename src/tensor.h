@@ -50,4 +50,8 @@ void *graft_arena_alloc(graft_arena *a, size_t n);
 static inline size_t graft_arena_mark(const graft_arena *a) { return a->used; }
 static inline void graft_arena_reset(graft_arena *a, size_t mark) { a->used = mark; }
 
+/* Copies row `row` of a 2-D tensor (f32, f16, bf16, q8_0 or q4_0) into out as f32 (ne[0] floats). */
+struct graft_kernels;
+void graft_tensor_row_f32(const struct graft_kernels *kt, const graft_tensor *t, int64_t row, float *out);
+
 #endif

@@ -1,0 +1,77 @@
+/* model.c - loading a decoder from a GGUF file: opens the file, dispatches on
+ * general.architecture to the family's loader, and answers questions about the model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model.h"
+
+typedef struct {
+    const char *arch;
+    int (*load)(graft_model *m, graft_error *err);
+} decoder_family;
+
+/* Decoder families graft runs. A new family (OPT for BLIP-2, ...) adds a line and a file. */
+static const decoder_family families[] = {
+    {"llama", graft_llama_load},
+};
+
+graft_model_params graft_model_default_params(void) {
+    graft_model_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+int graft_model_load(const char *path, const graft_model_params *params, graft_model **out,
+                     graft_error *err) {
+    (void)params;
+    *out = NULL;
+    graft_model *m = calloc(1, sizeof *m);
+    if (!m) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
+    int rc = graft_gguf_open(path, &m->gguf, err);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    const char *arch;
+    size_t len;
+    rc = graft_gguf_get_str(m->gguf, "general.architecture", &arch, &len, err);
+    if (rc) {
+        if (rc == GRAFT_E_NOTFOUND)
+            graft_error_set(err, GRAFT_E_FORMAT, "%s: no general.architecture key", path);
+        graft_model_free(m);
+        return rc ? rc : GRAFT_E_FORMAT;
+    }
+    const decoder_family *fam = NULL;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (strlen(families[i].arch) == len && !memcmp(families[i].arch, arch, len)) fam = &families[i];
+    if (!fam) {
+        rc = graft_error_set(err, GRAFT_E_UNSUPPORTED,
+                             "%s: architecture '%.*s' is not supported (graft runs: llama)", path,
+                             (int)(len > 64 ? 64 : len), arch);
+        graft_model_free(m);
+        return rc;
+    }
+    strcpy(m->arch, fam->arch);
+    rc = fam->load(m, err);
+    if (rc) {
+        graft_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return GRAFT_OK;
+}
+
+void graft_model_free(graft_model *m) {
+    if (!m) return;
+    free(m->layers);
+    graft_gguf_close(m->gguf);
+    free(m);
+}
+
+const char *graft_model_arch(const graft_model *m) { return m->arch; }
+int graft_model_n_vocab(const graft_model *m) { return m->hp.n_vocab; }
+int graft_model_n_embd(const graft_model *m) { return m->hp.n_embd; }
+int graft_model_n_layer(const graft_model *m) { return m->hp.n_layer; }
+int graft_model_n_ctx_train(const graft_model *m) { return m->hp.n_ctx_train; }
+size_t graft_model_weight_bytes(const graft_model *m) { return m->weight_bytes; }
