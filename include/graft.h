@@ -133,6 +133,34 @@ int graft_ctx_n_ctx(const graft_ctx *c);
 /* Forgets positions >= pos (pos <= current position), e.g. to reuse a shared prompt prefix. */
 int graft_ctx_rewind(graft_ctx *c, int pos);
 
+/* ---- sampling ---------------------------------------------------------------------------- */
+
+/* The chain is llama.cpp's default order: repetition penalty -> top-k -> top-p -> min-p ->
+ * temperature -> draw. temp <= 0 is greedy (argmax, ties to the lowest id). A filter at its
+ * neutral value (top_k 0, top_p 1, min_p 0, repeat_penalty 1) is skipped. */
+typedef struct graft_sampler_params {
+    float temp;           /* 0.8 */
+    int top_k;            /* 40 */
+    float top_p;          /* 0.95 */
+    float min_p;          /* 0.05 */
+    float repeat_penalty; /* 1.0 (off): >1 divides positive / multiplies negative logits of seen tokens */
+    int repeat_last_n;    /* 64: how many recent tokens the penalty looks at */
+    uint64_t seed;        /* the same seed gives the same draws */
+} graft_sampler_params;
+
+typedef struct graft_sampler graft_sampler;
+
+graft_sampler_params graft_sampler_default_params(void);
+/* Allocates the work buffers for a vocabulary of n_vocab once. */
+int graft_sampler_new(const graft_sampler_params *params, int n_vocab, graft_sampler **out,
+                      graft_error *err);
+void graft_sampler_free(graft_sampler *s);
+/* Picks the next token from n_vocab logits (not modified). Allocates nothing. */
+int32_t graft_sampler_sample(graft_sampler *s, const float *logits);
+/* Records a token (prompt or generated) in the history the repetition penalty reads. */
+void graft_sampler_accept(graft_sampler *s, int32_t token);
+void graft_sampler_reset(graft_sampler *s); /* forgets the history; keeps the random state */
+
 /* ---- kernels ----------------------------------------------------------------------------- */
 
 /* The kernel variant chosen for this CPU ("ref", "avx2" or "avx512"), after the GRAFT_KERNELS

@@ -1,4 +1,4 @@
-/* main.c - the one Check runner: every `Suite *suite_xxx(void)` in tests/*.c is collected by the
+/* main.c - the one Check runner: every `Suite *suite_xxx(void)` in the test files is collected by the
  * Makefile into suites.inc and run here. CK_RUN_SUITE / CK_RUN_CASE select a subset. */
 #include <check.h>
 #include <stdlib.h>
