@@ -161,6 +161,26 @@ int32_t graft_sampler_sample(graft_sampler *s, const float *logits);
 void graft_sampler_accept(graft_sampler *s, int32_t token);
 void graft_sampler_reset(graft_sampler *s); /* forgets the history; keeps the random state */
 
+/* ---- chat templates ---------------------------------------------------------------------- */
+
+typedef struct graft_chat_msg {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content;
+} graft_chat_msg;
+
+/* Renders a conversation as prompt text with a named template: "vicuna_v1" (LLaVA-1.5 /
+ * Vicuna), "llama2", "mistral", "chatml". The text does not start with BOS (the tokenizer adds
+ * it); later BOS/EOS markers appear as "<s>"/"</s>" text, to be tokenized with special-token
+ * parsing on. add_assistant appends the prefix of the assistant's next turn. Writes at most cap
+ * bytes including the NUL into out (out may be NULL when cap is 0) and the full length into *len,
+ * so a caller can size a buffer with a first call. Unknown template: GRAFT_E_NOTFOUND. */
+int graft_chat_render(const char *tmpl, const graft_chat_msg *msgs, int n, int add_assistant,
+                      char *out, size_t cap, size_t *len, graft_error *err);
+/* The template name matching a Jinja chat template (tokenizer.chat_template), or NULL. */
+const char *graft_chat_detect(const char *jinja, size_t len);
+/* The template names, NULL-terminated. */
+const char *const *graft_chat_templates(void);
+
 /* ---- kernels ----------------------------------------------------------------------------- */
 
 /* The kernel variant chosen for this CPU ("ref", "avx2" or "avx512"), after the GRAFT_KERNELS
