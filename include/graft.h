@@ -105,6 +105,21 @@ int graft_model_n_ctx_train(const graft_model *m);
 /* Bytes of weights read per generated token (every matrix once): for bandwidth figures. */
 size_t graft_model_weight_bytes(const graft_model *m);
 
+/* ---- the model's tokenizer (tokenizer.ggml.* metadata; llama.cpp's rules) ----------------- */
+
+/* Text -> ids. add_special adds BOS/EOS as the vocabulary says; parse_special matches control
+ * tokens written in the text ("<s>") whole. *ids is malloc'd; the caller frees it. */
+int graft_model_tokenize(const graft_model *m, const char *text, size_t len, int add_special,
+                         int parse_special, int32_t **ids, size_t *n_ids, graft_error *err);
+/* Ids -> text (malloc'd, NUL-terminated), as llama_detokenize. */
+int graft_model_detokenize(const graft_model *m, const int32_t *ids, size_t n, int remove_special,
+                           char **out, size_t *out_len, graft_error *err);
+int32_t graft_model_token_bos(const graft_model *m); /* -1 when none */
+int32_t graft_model_token_eos(const graft_model *m);
+int graft_model_token_is_eog(const graft_model *m, int32_t id); /* ends generation */
+/* The chat template recognised from tokenizer.chat_template, or NULL. */
+const char *graft_model_chat_template(const graft_model *m);
+
 typedef struct graft_ctx_params {
     int n_ctx;        /* context length in tokens; 0 = the model's training context */
     int n_batch;      /* most tokens processed in one matrix-matrix step (prefill chunk) */

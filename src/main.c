@@ -10,10 +10,12 @@ static void usage(FILE *f) {
     fprintf(f,
             "graft %s - inference for vision-encoder-grafted language models\n"
             "\n"
-            "usage: graft COMMAND [options]\n"
+            "usage: graft -m MODEL.gguf -p PROMPT [options]   generate text (graft -m x --help for options)\n"
+            "       graft COMMAND [options]\n"
             "\n"
             "commands:\n"
             "  inspect FILE.gguf    print a GGUF file's metadata and tensor table\n"
+            "  tokenize -m FILE -p TEXT   print the token ids of TEXT\n"
             "  version              print the version and the kernels chosen for this CPU\n"
             "\n"
             "Run 'graft COMMAND --help' for a command's options.\n",
@@ -26,12 +28,16 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    /* `graft -m MODEL ...` (flags first, as llama.cpp's tools) is text generation */
+    if (cmd[0] == '-' && strcmp(cmd, "-h") && strcmp(cmd, "--help") && strcmp(cmd, "--version"))
+        return cli_run(argc, argv);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cli_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
     fprintf(stderr, "graft: unknown command '%s' (see graft --help)\n", cmd);
     return 2;
 }

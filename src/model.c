@@ -5,6 +5,8 @@
 
 #include "error.h"
 #include "model.h"
+#include "tokenizer.h"
+#include "vocab.h"
 
 typedef struct {
     const char *arch;
@@ -54,6 +56,13 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
     }
     strcpy(m->arch, fam->arch);
     rc = fam->load(m, err);
+    if (!rc && graft_gguf_find_kv(m->gguf, "tokenizer.ggml.model") >= 0) {
+        rc = graft_vocab_load(m->gguf, &m->vocab, err);
+        if (!rc && m->vocab->n_tokens < m->hp.n_vocab)
+            rc = graft_error_set(err, GRAFT_E_FORMAT,
+                                 "%s: the vocabulary has %d tokens but the embedding has %d rows", path,
+                                 m->vocab->n_tokens, m->hp.n_vocab);
+    }
     if (rc) {
         graft_model_free(m);
         return rc;
@@ -65,6 +74,7 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
 void graft_model_free(graft_model *m) {
     if (!m) return;
     free(m->layers);
+    graft_vocab_free(m->vocab);
     graft_gguf_close(m->gguf);
     free(m);
 }
@@ -75,3 +85,35 @@ int graft_model_n_embd(const graft_model *m) { return m->hp.n_embd; }
 int graft_model_n_layer(const graft_model *m) { return m->hp.n_layer; }
 int graft_model_n_ctx_train(const graft_model *m) { return m->hp.n_ctx_train; }
 size_t graft_model_weight_bytes(const graft_model *m) { return m->weight_bytes; }
+
+/* ---- the model's tokenizer -------------------------------------------------------------- */
+
+static int need_vocab(const graft_model *m, graft_error *err) {
+    if (m->vocab) return GRAFT_OK;
+    return graft_error_set(err, GRAFT_E_NOTFOUND, "%s: the model has no tokenizer metadata",
+                           graft_gguf_path(m->gguf));
+}
+
+int graft_model_tokenize(const graft_model *m, const char *text, size_t len, int add_special,
+                         int parse_special, int32_t **ids, size_t *n_ids, graft_error *err) {
+    int rc = need_vocab(m, err);
+    return rc ? rc : graft_tokenize(m->vocab, text, len, add_special, parse_special, ids, n_ids, err);
+}
+
+int graft_model_detokenize(const graft_model *m, const int32_t *ids, size_t n, int remove_special,
+                           char **out, size_t *out_len, graft_error *err) {
+    int rc = need_vocab(m, err);
+    return rc ? rc : graft_detokenize(m->vocab, ids, n, remove_special, 0, out, out_len, err);
+}
+
+int32_t graft_model_token_bos(const graft_model *m) { return m->vocab ? m->vocab->bos : -1; }
+int32_t graft_model_token_eos(const graft_model *m) { return m->vocab ? m->vocab->eos : -1; }
+int graft_model_token_is_eog(const graft_model *m, int32_t id) {
+    return m->vocab && graft_vocab_is_eog(m->vocab, id);
+}
+const char *graft_model_chat_template(const graft_model *m) {
+    const char *s;
+    size_t len;
+    if (graft_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, &len, NULL)) return NULL;
+    return graft_chat_detect(s, len);
+}

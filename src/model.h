@@ -41,6 +41,7 @@ struct graft_model {
     graft_tensor output;     /* (V, E); = tok_embd when the file ties them */
     graft_llama_layer *layers;
     size_t weight_bytes;
+    struct graft_vocab *vocab; /* from tokenizer.ggml.*; NULL when the file has none */
 };
 
 struct graft_ctx {

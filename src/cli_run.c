@@ -1,0 +1,468 @@
+/* cli_run.c - `graft -m MODEL -p PROMPT ...`: text generation with llama.cpp's flag names,
+ * streaming tokens to stdout and timings to stderr; -i for an interactive chat that keeps the KV
+ * cache between turns; --logits-out for parity checks by research code. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "graft.h"
+#include "tokenizer.h"
+#include "model.h"
+
+typedef struct {
+    const char *model, *prompt, *prompt_file, *prompt_ids, *logits_out, *chat_template, *system;
+    int n_predict, n_threads, n_ctx, n_batch, kv_type, interactive, display_prompt, escape;
+    graft_sampler_params sp;
+} run_opts;
+
+static void run_usage(FILE *f) {
+    fprintf(f,
+            "usage: graft -m MODEL.gguf [-p PROMPT | -f FILE | --prompt-ids 1,2,3] [options]\n"
+            "\n"
+            "  -m, --model FILE         decoder GGUF (llama.cpp layout)\n"
+            "  -p, --prompt TEXT        prompt text (escapes \\n \\t \\\\ \\\" are processed; --no-escape)\n"
+            "  -f, --file FILE          read the prompt from FILE\n"
+            "      --prompt-ids LIST    feed token ids instead of text, e.g. 1,450,4996\n"
+            "  -n, --n-predict N        tokens to generate (-1: until end of generation or context; default -1)\n"
+            "  -c, --ctx-size N         context length (default: the model's)\n"
+            "  -b, --batch-size N       prompt tokens per matrix-matrix step (default 512)\n"
+            "  -t, --threads N          threads (default 2)\n"
+            "      --temp T             temperature; 0 = greedy (default 0.8)\n"
+            "      --top-k N            (default 40; 0 = off)\n"
+            "      --top-p P            (default 0.95; 1 = off)\n"
+            "      --min-p P            (default 0.05; 0 = off)\n"
+            "      --repeat-penalty X   (default 1.0 = off)\n"
+            "      --repeat-last-n N    tokens the penalty looks back over (default 64)\n"
+            "  -s, --seed N             random seed (default 23773)\n"
+            "  -ctk, --cache-type-k T   KV cache type f16 (default) or f32\n"
+            "      --chat-template NAME wrap the prompt as a user turn: vicuna_v1, llama2, mistral, chatml\n"
+            "      --system TEXT        system message for the chat template\n"
+            "  -i, --interactive        chat: read user turns from stdin, keep the KV cache\n"
+            "      --no-display-prompt  print only the generated text\n"
+            "      --logits-out FILE    write the logits of every prompt position as float32\n"
+            "                           [n_prompt_tokens, n_vocab], row-major, little-endian\n"
+            "  -h, --help\n");
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Processes \n \t \\ \" \' escapes in place, as llama.cpp's -e does. */
+static void unescape(char *s) {
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '\\' && r[1]) {
+            r++;
+            switch (*r) {
+            case 'n': *w++ = '\n'; break;
+            case 't': *w++ = '\t'; break;
+            case 'r': *w++ = '\r'; break;
+            case '\\': *w++ = '\\'; break;
+            case '"': *w++ = '"'; break;
+            case '\'': *w++ = '\''; break;
+            default: *w++ = '\\'; *w++ = *r; break;
+            }
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
+static int parse_int(const char *flag, const char *v, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < -1 || x > (1L << 30)) {
+        fprintf(stderr, "graft: %s expects an integer, got '%s'\n", flag, v);
+        return 0;
+    }
+    *out = (int)x;
+    return 1;
+}
+
+static int parse_float(const char *flag, const char *v, float *out) {
+    char *end;
+    float x = strtof(v, &end);
+    if (*end || end == v) {
+        fprintf(stderr, "graft: %s expects a number, got '%s'\n", flag, v);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, run_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n_predict = -1;
+    o->n_threads = 2;
+    o->n_batch = 512;
+    o->kv_type = GRAFT_TYPE_F16;
+    o->display_prompt = 1;
+    o->escape = 1;
+    o->sp = graft_sampler_default_params();
+    o->sp.seed = 23773;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define IS(x) (!strcmp(a, x))
+#define NEXT()                                                                \
+    (i + 1 < argc ? argv[++i]                                                 \
+                  : (fprintf(stderr, "graft: %s needs a value\n", a), (char *)NULL))
+        char *v = NULL;
+        int ok = 1, iv;
+        if (IS("-h") || IS("--help")) { run_usage(stdout); exit(0); }
+        else if (IS("-m") || IS("--model")) ok = (o->model = NEXT()) != NULL;
+        else if (IS("-p") || IS("--prompt")) ok = (o->prompt = NEXT()) != NULL;
+        else if (IS("-f") || IS("--file")) ok = (o->prompt_file = NEXT()) != NULL;
+        else if (IS("--prompt-ids")) ok = (o->prompt_ids = NEXT()) != NULL;
+        else if (IS("--logits-out")) ok = (o->logits_out = NEXT()) != NULL;
+        else if (IS("--chat-template")) ok = (o->chat_template = NEXT()) != NULL;
+        else if (IS("--system")) ok = (o->system = NEXT()) != NULL;
+        else if (IS("-n") || IS("--n-predict")) ok = (v = NEXT()) && parse_int(a, v, &o->n_predict);
+        else if (IS("-c") || IS("--ctx-size")) ok = (v = NEXT()) && parse_int(a, v, &o->n_ctx);
+        else if (IS("-b") || IS("--batch-size")) ok = (v = NEXT()) && parse_int(a, v, &o->n_batch);
+        else if (IS("-t") || IS("--threads")) ok = (v = NEXT()) && parse_int(a, v, &o->n_threads);
+        else if (IS("--temp")) ok = (v = NEXT()) && parse_float(a, v, &o->sp.temp);
+        else if (IS("--top-k")) ok = (v = NEXT()) && parse_int(a, v, &o->sp.top_k);
+        else if (IS("--top-p")) ok = (v = NEXT()) && parse_float(a, v, &o->sp.top_p);
+        else if (IS("--min-p")) ok = (v = NEXT()) && parse_float(a, v, &o->sp.min_p);
+        else if (IS("--repeat-penalty")) ok = (v = NEXT()) && parse_float(a, v, &o->sp.repeat_penalty);
+        else if (IS("--repeat-last-n")) ok = (v = NEXT()) && parse_int(a, v, &o->sp.repeat_last_n);
+        else if (IS("-s") || IS("--seed")) {
+            ok = (v = NEXT()) && parse_int(a, v, &iv);
+            if (ok) o->sp.seed = (uint64_t)(int64_t)iv;
+        } else if (IS("-ctk") || IS("--cache-type-k")) {
+            ok = (v = NEXT()) != NULL;
+            if (ok && !strcmp(v, "f16")) o->kv_type = GRAFT_TYPE_F16;
+            else if (ok && !strcmp(v, "f32")) o->kv_type = GRAFT_TYPE_F32;
+            else if (ok) { fprintf(stderr, "graft: %s takes f16 or f32\n", a); ok = 0; }
+        } else if (IS("-i") || IS("--interactive") || IS("-cnv")) o->interactive = 1;
+        else if (IS("--no-display-prompt")) o->display_prompt = 0;
+        else if (IS("-e") || IS("--escape")) o->escape = 1;
+        else if (IS("--no-escape")) o->escape = 0;
+        else { fprintf(stderr, "graft: unknown option '%s' (see graft --help)\n", a); ok = 0; }
+        if (!ok) return 0;
+#undef IS
+#undef NEXT
+    }
+    if (!o->model) {
+        fprintf(stderr, "graft: no model given (-m MODEL.gguf)\n");
+        return 0;
+    }
+    if (!!o->prompt + !!o->prompt_file + !!o->prompt_ids > 1) {
+        fprintf(stderr, "graft: give only one of -p, -f and --prompt-ids\n");
+        return 0;
+    }
+    if (o->n_threads < 1 || o->n_batch < 1) {
+        fprintf(stderr, "graft: --threads and --batch-size must be at least 1\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* "1,450,4996" -> ids (malloc'd). */
+static int parse_ids(const char *s, int32_t **out, size_t *n) {
+    size_t cap = 16, k = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    const char *p = s;
+    while (ids && *p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < -1 || v > INT32_MAX) {
+            fprintf(stderr, "graft: --prompt-ids: bad id list at '%s'\n", p);
+            free(ids);
+            return 0;
+        }
+        if (k == cap) {
+            int32_t *t = realloc(ids, (cap *= 2) * sizeof *ids);
+            if (!t) break;
+            ids = t;
+        }
+        ids[k++] = (int32_t)v;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    if (!ids) return 0;
+    *out = ids;
+    *n = k;
+    return 1;
+}
+
+static char *read_text_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "graft: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *t = realloc(buf, (cap *= 2) + 1);
+            if (!t) { free(buf); buf = NULL; }
+            else buf = t;
+        }
+    }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+typedef struct {
+    double t_prompt, t_gen;
+    int n_prompt, n_gen;
+} run_stats;
+
+/* Generates after the tokens already decoded, printing pieces as they come; records the
+ * generated ids in hist (the cache mirror). Returns 0 or a graft status. */
+static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, int n_predict,
+                    int32_t *hist, int *n_hist, run_stats *st) {
+    graft_detok_stream ds;
+    graft_detok_stream_init(&ds, m->vocab, 0, 0);
+    char out[256];
+    size_t cap = m->vocab ? graft_detok_stream_cap(m->vocab) : 0;
+    char *buf = cap > sizeof out ? malloc(cap) : out;
+    if (!cap) cap = sizeof out;
+    double t0 = now_ms();
+    int rc = 0;
+    for (int i = 0; n_predict < 0 || i < n_predict; i++) {
+        if (graft_ctx_pos(ctx) >= graft_ctx_n_ctx(ctx)) break; /* context full: stop cleanly */
+        int32_t tok = graft_sampler_sample(smp, graft_ctx_logits(ctx, -1));
+        graft_sampler_accept(smp, tok);
+        if (graft_model_token_is_eog(m, tok)) break;
+        if (m->vocab) {
+            size_t n = 0;
+            graft_error e;
+            if (graft_detok_stream_push(&ds, tok, buf, cap, &n, &e) == GRAFT_OK) fwrite(buf, 1, n, stdout);
+        } else {
+            printf("%d ", tok);
+        }
+        fflush(stdout);
+        hist[(*n_hist)++] = tok;
+        st->n_gen++;
+        if ((rc = graft_decode(ctx, &tok, NULL, 1)) != GRAFT_OK) {
+            fprintf(stderr, "\ngraft: %s\n", graft_ctx_last_error(ctx));
+            break;
+        }
+    }
+    if (m->vocab) fwrite(buf, 1, graft_detok_stream_flush(&ds, buf), stdout);
+    fflush(stdout);
+    if (buf != out) free(buf);
+    st->t_gen += now_ms() - t0;
+    return rc;
+}
+
+/* Decodes ids[0..n) after what the cache already holds. The longest common prefix with the
+ * cache mirror `hist` is kept; the rest is rewound and recomputed. */
+static int feed(graft_ctx *ctx, const int32_t *ids, int n, int32_t *hist, int *n_hist, run_stats *st) {
+    int common = 0;
+    while (common < n && common < *n_hist && hist[common] == ids[common]) common++;
+    if (common == n && common > 0) common--; /* recompute the last token to get its logits */
+    graft_ctx_rewind(ctx, common);
+    *n_hist = common;
+    double t0 = now_ms();
+    int rc = graft_decode(ctx, ids + common, NULL, n - common);
+    if (rc) {
+        fprintf(stderr, "graft: %s\n", graft_ctx_last_error(ctx));
+        return rc;
+    }
+    memcpy(hist + common, ids + common, (size_t)(n - common) * sizeof *ids);
+    *n_hist = n;
+    st->t_prompt += now_ms() - t0;
+    st->n_prompt += n - common;
+    return 0;
+}
+
+int cli_run(int argc, char **argv) {
+    run_opts o;
+    if (!parse_args(argc, argv, &o)) return 2;
+    graft_error e;
+    double t_load0 = now_ms();
+    graft_model *m;
+    if (graft_model_load(o.model, NULL, &m, &e)) {
+        fprintf(stderr, "graft: %s\n", e.msg);
+        return 1;
+    }
+    double t_load = now_ms() - t_load0;
+    int status = 1;
+    graft_ctx *ctx = NULL;
+    graft_sampler *smp = NULL;
+    int32_t *ids = NULL, *hist = NULL;
+    char *text = NULL, *line = NULL; /* text: the prompt, owned */
+    size_t n_ids = 0;
+    const char *tmpl = o.chat_template;
+    if (tmpl && !strcmp(tmpl, "auto")) tmpl = graft_model_chat_template(m);
+    if (o.interactive && !tmpl) tmpl = graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
+    if (tmpl) { /* an unknown name fails here, before any work */
+        size_t len;
+        if (graft_chat_render(tmpl, NULL, 0, 0, NULL, 0, &len, &e)) {
+            fprintf(stderr, "graft: %s\n", e.msg);
+            goto done;
+        }
+    }
+
+    graft_ctx_params cp = graft_ctx_default_params();
+    cp.n_ctx = o.n_ctx;
+    cp.n_batch = o.n_batch;
+    cp.n_threads = o.n_threads;
+    cp.kv_type = o.kv_type;
+    /* the prompt text */
+    if (o.prompt_file) {
+        size_t len;
+        if (!(text = read_text_file(o.prompt_file, &len))) goto done;
+    } else if (o.prompt) {
+        text = strdup(o.prompt);
+        if (o.escape) unescape(text);
+    }
+    graft_chat_msg msgs[2];
+    int n_msgs = 0;
+    if (tmpl && text) {
+        if (o.system) msgs[n_msgs++] = (graft_chat_msg){"system", o.system};
+        msgs[n_msgs++] = (graft_chat_msg){"user", text};
+        size_t len;
+        graft_chat_render(tmpl, msgs, n_msgs, 1, NULL, 0, &len, &e);
+        char *rendered = malloc(len + 1);
+        graft_chat_render(tmpl, msgs, n_msgs, 1, rendered, len + 1, &len, &e);
+        free(text);
+        text = rendered;
+    }
+    if (o.prompt_ids) {
+        if (!parse_ids(o.prompt_ids, &ids, &n_ids)) goto done;
+    } else if (text) {
+        if (graft_model_tokenize(m, text, strlen(text), 1, 1, &ids, &n_ids, &e)) {
+            fprintf(stderr, "graft: %s\n", e.msg);
+            goto done;
+        }
+    } else if (!o.interactive) {
+        /* no prompt: start from BOS alone, as llama.cpp does */
+        int32_t bos = graft_model_token_bos(m);
+        ids = malloc(sizeof *ids);
+        ids[0] = bos >= 0 ? bos : 0;
+        n_ids = 1;
+    }
+    if (o.logits_out) {
+        cp.logits_all = 1;
+        if (cp.n_batch < (int)n_ids) cp.n_batch = (int)n_ids;
+    }
+    if (cp.n_ctx <= 0) cp.n_ctx = graft_model_n_ctx_train(m);
+    if (cp.n_batch > cp.n_ctx) cp.n_batch = cp.n_ctx;
+    if ((int)n_ids > cp.n_ctx || (o.logits_out && (int)n_ids > cp.n_batch)) {
+        fprintf(stderr, "graft: the prompt has %zu tokens, more than the context of %d (use -c)\n", n_ids, cp.n_ctx);
+        goto done;
+    }
+    if (graft_ctx_new(m, &cp, &ctx, &e) || graft_sampler_new(&o.sp, graft_model_n_vocab(m), &smp, &e)) {
+        fprintf(stderr, "graft: %s\n", e.msg);
+        goto done;
+    }
+    hist = malloc((size_t)graft_ctx_n_ctx(ctx) * sizeof *hist);
+    int n_hist = 0;
+    run_stats st = {0};
+
+    if (n_ids > 0) {
+        for (size_t i = 0; i < n_ids; i++) graft_sampler_accept(smp, ids[i]);
+        if (o.display_prompt && !o.interactive && m->vocab && !o.prompt_ids) {
+            char *s;
+            size_t len;
+            if (graft_model_detokenize(m, ids, n_ids, 1, &s, &len, &e) == GRAFT_OK) {
+                fwrite(s, 1, len, stdout);
+                free(s);
+            }
+        }
+        if (feed(ctx, ids, (int)n_ids, hist, &n_hist, &st)) goto done;
+        if (o.logits_out) {
+            FILE *f = fopen(o.logits_out, "wb");
+            int ok = f != NULL;
+            for (size_t i = 0; ok && i < n_ids; i++)
+                ok = fwrite(graft_ctx_logits(ctx, (int)i), sizeof(float), (size_t)graft_model_n_vocab(m), f) ==
+                     (size_t)graft_model_n_vocab(m);
+            if (f && fclose(f)) ok = 0;
+            if (!ok) {
+                fprintf(stderr, "graft: cannot write %s: %s\n", o.logits_out, strerror(errno));
+                goto done;
+            }
+        }
+        if (!o.interactive && generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st)) goto done;
+        if (!o.interactive) printf("\n");
+    }
+
+    if (o.interactive) {
+        /* the conversation so far, re-rendered every turn; the cache keeps the common prefix */
+        size_t cap_msgs = 16, n_conv = 0;
+        graft_chat_msg *conv = malloc(cap_msgs * sizeof *conv);
+        char **owned = malloc(cap_msgs * sizeof *owned);
+        if (o.system) conv[n_conv] = (graft_chat_msg){"system", o.system}, owned[n_conv++] = NULL;
+        size_t line_cap = 0;
+        ssize_t got;
+        fprintf(stderr, "graft: chat with %s (template %s); end with Ctrl-D\n> ", o.model, tmpl);
+        while ((got = getline(&line, &line_cap, stdin)) > 0) {
+            if (line[got - 1] == '\n') line[--got] = 0;
+            if (n_conv + 2 > cap_msgs) {
+                cap_msgs *= 2;
+                conv = realloc(conv, cap_msgs * sizeof *conv);
+                owned = realloc(owned, cap_msgs * sizeof *owned);
+            }
+            owned[n_conv] = strdup(line);
+            conv[n_conv] = (graft_chat_msg){"user", owned[n_conv]};
+            n_conv++;
+            size_t len;
+            graft_chat_render(tmpl, conv, (int)n_conv, 1, NULL, 0, &len, &e);
+            char *r = malloc(len + 1);
+            graft_chat_render(tmpl, conv, (int)n_conv, 1, r, len + 1, &len, &e);
+            int32_t *turn = NULL;
+            size_t n_turn = 0;
+            int rc = graft_model_tokenize(m, r, len, 1, 1, &turn, &n_turn, &e);
+            free(r);
+            if (rc) { fprintf(stderr, "graft: %s\n", e.msg); break; }
+            if ((int)n_turn >= graft_ctx_n_ctx(ctx)) {
+                fprintf(stderr, "graft: the conversation (%zu tokens) no longer fits the context of %d\n",
+                        n_turn, graft_ctx_n_ctx(ctx));
+                free(turn);
+                break;
+            }
+            rc = feed(ctx, turn, (int)n_turn, hist, &n_hist, &st);
+            free(turn);
+            if (rc) break;
+            int start = n_hist;
+            generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st);
+            char *reply = NULL;
+            size_t rlen;
+            graft_detokenize(m->vocab, hist + start, (size_t)(n_hist - start), 0, 0, &reply, &rlen, &e);
+            const char *body = reply ? reply : "";
+            while (*body == ' ') body++; /* the template puts its own space before the reply */
+            owned[n_conv] = strdup(body);
+            conv[n_conv] = (graft_chat_msg){"assistant", owned[n_conv]};
+            n_conv++;
+            free(reply);
+            printf("\n> ");
+            fflush(stdout);
+        }
+        for (size_t i = 0; i < n_conv; i++) free(owned[i]);
+        free(owned);
+        free(conv);
+        printf("\n");
+    }
+
+    fprintf(stderr, "\ngraft: load %.1f ms | prompt %d tokens in %.1f ms (%.2f tok/s) | generated %d tokens in %.1f ms (%.2f tok/s)\n",
+            t_load, st.n_prompt, st.t_prompt, st.n_prompt ? st.n_prompt * 1e3 / st.t_prompt : 0.0, st.n_gen,
+            st.t_gen, st.n_gen ? st.n_gen * 1e3 / st.t_gen : 0.0);
+    status = 0;
+done:
+    free(line);
+    free(hist);
+    free(ids);
+    free(text);
+    graft_sampler_free(smp);
+    graft_ctx_free(ctx);
+    graft_model_free(m);
+    return status;
+}
