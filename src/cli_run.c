@@ -236,7 +236,6 @@ static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, in
     double t0 = now_ms();
     int rc = 0;
     for (int i = 0; n_predict < 0 || i < n_predict; i++) {
-        if (graft_ctx_pos(ctx) >= graft_ctx_n_ctx(ctx)) break; /* context full: stop cleanly */
         int32_t tok = graft_sampler_sample(smp, graft_ctx_logits(ctx, -1));
         graft_sampler_accept(smp, tok);
         if (graft_model_token_is_eog(m, tok)) break;
@@ -248,8 +247,12 @@ static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, in
             printf("%d ", tok);
         }
         fflush(stdout);
-        hist[(*n_hist)++] = tok;
         st->n_gen++;
+        if (graft_ctx_pos(ctx) >= graft_ctx_n_ctx(ctx)) { /* printed, but no room to feed it back */
+            fprintf(stderr, "\ngraft: the context of %d tokens is full; stopping\n", graft_ctx_n_ctx(ctx));
+            break;
+        }
+        hist[(*n_hist)++] = tok;
         if ((rc = graft_decode(ctx, &tok, NULL, 1)) != GRAFT_OK) {
             fprintf(stderr, "\ngraft: %s\n", graft_ctx_last_error(ctx));
             break;
