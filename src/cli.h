@@ -5,6 +5,7 @@
 int cli_version(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_run(int argc, char **argv);
+int cli_init(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 
 #endif

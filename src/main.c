@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  inspect FILE.gguf    print a GGUF file's metadata and tensor table\n"
             "  tokenize -m FILE -p TEXT   print the token ids of TEXT\n"
+            "  init --preset NAME   write a random-weight model at a real model's shape\n"
             "  version              print the version and the kernels chosen for this CPU\n"
             "\n"
             "Run 'graft COMMAND --help' for a command's options.\n",
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cli_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "init")) return cli_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
     fprintf(stderr, "graft: unknown command '%s' (see graft --help)\n", cmd);
     return 2;
