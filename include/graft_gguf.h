@@ -44,6 +44,7 @@ const char *graft_gguf_path(const graft_gguf *g);
 uint32_t graft_gguf_version(const graft_gguf *g);
 uint32_t graft_gguf_alignment(const graft_gguf *g); /* general.alignment, default 32 */
 size_t graft_gguf_file_size(const graft_gguf *g);
+size_t graft_gguf_data_offset(const graft_gguf *g); /* file offset of the tensor data section */
 
 /* ---- metadata ---------------------------------------------------------------------------- */
 
@@ -103,8 +104,12 @@ typedef struct graft_gguf_tensor {
 int64_t graft_gguf_n_tensors(const graft_gguf *g);
 graft_gguf_tensor graft_gguf_tensor_info(const graft_gguf *g, int64_t i);
 int64_t graft_gguf_find_tensor(const graft_gguf *g, const char *name); /* -1 when absent */
-/* Name of any ggml type id ("q4_k", ...) for listings; NULL if unknown. */
+/* Name of any ggml type id, spelled as ggml does ("f32", "q4_K", "iq2_xxs", "mxfp4", ...), for
+ * listings; also names the ids ggml removed ("q4_2", "q4_0_4_4", ...); NULL if unknown. */
 const char *graft_ggml_type_name(int type);
+/* Elements per block and bytes per block of a ggml type id; 0 for unknown or removed ids. */
+int64_t graft_ggml_type_block_size(int type);
+int64_t graft_ggml_type_block_bytes(int type);
 
 #ifdef __cplusplus
 }
