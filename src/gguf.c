@@ -366,6 +366,11 @@ static int cmp_span(const void *a, const void *b) {
 static int check_tensor_data(parser *P) {
     graft_gguf *g = P->g;
     size_t data_size = g->size > g->data_off ? g->size - g->data_off : 0;
+    /* Without tensors nothing but the padding may follow the metadata: catches a zeroed count. */
+    if (g->n_tensors == 0 && g->size > g->data_off)
+        return graft_error_set(P->err, GRAFT_E_FORMAT,
+                               "%s: %zu bytes follow the metadata (which ends at %zu) but the file declares no "
+                               "tensors", P->path, g->size - g->data_off, g->data_off);
     span *sp = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *sp);
     if (!sp) return graft_error_set(P->err, GRAFT_E_NOMEM, "%s: out of memory", P->path);
     int64_t n = 0;
