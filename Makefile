@@ -22,7 +22,7 @@ endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fopenmp -Iinclude -Isrc -Ikernels $(CFLAGS)
-LDLIBS_ALL := -fopenmp -lm -lpthread -ldl $(LDLIBS)
+LDLIBS_ALL := -fopenmp -lm -lpthread -ldl -lcjson $(LDLIBS)
 
 # Per-variant ISA flags: each kernels/<variant>/ file is compiled with only its own.
 ISA_avx2   := -mavx2 -mfma -mf16c

@@ -3,11 +3,13 @@
  * right offsets with the right bytes), getters and accessors with bad arguments, and the real
  * llama.cpp files in ../shared (vocabularies, tiny-llm, aidreams260K) against facts read from them
  * by an independent parser. Corrupted files are in test_gguf_corrupt.c. */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "error.h"
 #include "gguf_write.h"
@@ -727,6 +729,131 @@ START_TEST(test_aidreams) {
 }
 END_TEST
 
+
+/* ================================================================================================
+ * graft inspect (the CLI at $GRAFT_CLI, set by `make test`)
+ * ============================================================================================= */
+
+/* Runs `$GRAFT_CLI inspect args` with stdout and stderr captured (malloc'd); returns the exit status. */
+static int run_inspect(const char *args, char **out, char **errs) {
+    char cmd[4096];
+    const char *o = tu_tmppath("inspect.out"), *e = tu_tmppath("inspect.err");
+    snprintf(cmd, sizeof cmd, "'%s' inspect %s >'%s' 2>'%s'", getenv("GRAFT_CLI"), args, o, e);
+    int st = system(cmd);
+    *out = tu_read_file(o, NULL);
+    *errs = tu_read_file(e, NULL);
+    ck_assert_ptr_nonnull(*out);
+    ck_assert_ptr_nonnull(*errs);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *nul_terminated(char *buf, const char *path) {
+    size_t n;
+    free(buf);
+    buf = tu_read_file(path, &n);
+    buf = realloc(buf, n + 1);
+    buf[n] = 0;
+    return buf;
+}
+
+START_TEST(test_inspect_cli) {
+    const char *cli = getenv("GRAFT_CLI");
+    if (!cli || !*cli) {
+        fprintf(stderr, "SKIP test_inspect_cli: GRAFT_CLI is not set (make test sets it)\n");
+        return;
+    }
+    fill_tdata();
+    char path[512], bad[512]; /* tu_tmppath's buffers are reused */
+    snprintf(path, sizeof path, "%s", tu_tmppath("inspect.gguf"));
+    snprintf(bad, sizeof bad, "%s", tu_tmppath("inspect-bad.gguf"));
+    write_sample(path, 3, 64);
+    char args[1024], *out, *errs;
+    /* text */
+    snprintf(args, sizeof args, "'%s'", path);
+    ck_assert_int_eq(run_inspect(args, &out, &errs), 0);
+    out = nul_terminated(out, tu_tmppath("inspect.out"));
+    const char *want[] = {"version       3", "alignment     64", "v.u64", "18446744073709551615", "-1.5e-07",
+                          "string[4]", "[\"<unk>\", \"\", \"h\xc3\xa9llo", "\"a\\n\\t\\\"\\\\\\x01\\xffz\"",
+                          "array[3]", "i32[2] [1, 2]", "t.q4_K", "q4_K", "32 x 3 x 1 x 2", "tensors (9)"};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        ck_assert_msg(strstr(out, want[k]), "text output lacks '%s':\n%s", want[k], out);
+    free(out);
+    free(errs);
+    /* --no-tensors */
+    snprintf(args, sizeof args, "--no-tensors '%s'", path);
+    ck_assert_int_eq(run_inspect(args, &out, &errs), 0);
+    out = nul_terminated(out, tu_tmppath("inspect.out"));
+    ck_assert_ptr_null(strstr(out, "t.q4_K"));
+    ck_assert_ptr_nonnull(strstr(out, "a.nested"));
+    free(out);
+    free(errs);
+    /* --json, all array elements */
+    snprintf(args, sizeof args, "--json --array 0 '%s'", path);
+    ck_assert_int_eq(run_inspect(args, &out, &errs), 0);
+    out = nul_terminated(out, tu_tmppath("inspect.out"));
+    ck_assert_ptr_nonnull(strstr(out, "18446744073709551615")); /* integers exact, not via double */
+    cJSON *j = cJSON_Parse(out);
+    ck_assert_msg(j != NULL, "not JSON:\n%s", out);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "n_kv")->valueint, 30);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "alignment")->valueint, 64);
+    cJSON *md = cJSON_GetObjectItem(j, "metadata"), *ts = cJSON_GetObjectItem(j, "tensors");
+    ck_assert_int_eq(cJSON_GetArraySize(md), 30);
+    ck_assert_int_eq(cJSON_GetArraySize(ts), (int)N_SAMPLE_T);
+    int seen = 0;
+    cJSON *kv;
+    cJSON_ArrayForEach(kv, md) {
+        const char *key = cJSON_GetObjectItem(kv, "key")->valuestring;
+        cJSON *val = cJSON_GetObjectItem(kv, "value");
+        if (!strcmp(key, "v.unicode")) { ck_assert_str_eq(val->valuestring, uni); seen++; }
+        if (!strcmp(key, "v.bytes")) { ck_assert_str_eq(val->valuestring, "a\n\t\"\\\x01\xef\xbf\xbdz"); seen++; }
+        if (!strcmp(key, "a.str")) {
+            ck_assert_int_eq(cJSON_GetArraySize(val), 4);
+            ck_assert_str_eq(cJSON_GetArrayItem(val, 0)->valuestring, "<unk>");
+            seen++;
+        }
+        if (!strcmp(key, "a.nested")) {
+            cJSON *first = cJSON_GetArrayItem(val, 0);
+            ck_assert_str_eq(cJSON_GetObjectItem(first, "elem_type")->valuestring, "i32");
+            ck_assert_int_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(first, "value"), 1)->valueint, 2);
+            seen++;
+        }
+        if (!strcmp(key, "a.f64")) { ck_assert(cJSON_GetArrayItem(val, 2)->valuedouble == 1e300); seen++; }
+        if (!strcmp(key, "v.true")) { ck_assert(cJSON_IsTrue(val)); seen++; }
+    }
+    ck_assert_int_eq(seen, 6);
+    cJSON *t5 = cJSON_GetArrayItem(ts, 4);
+    ck_assert_str_eq(cJSON_GetObjectItem(t5, "name")->valuestring, "t.q4_0");
+    ck_assert_str_eq(cJSON_GetObjectItem(t5, "type")->valuestring, "q4_0");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(t5, "shape")), 4);
+    ck_assert_int_eq(cJSON_GetObjectItem(t5, "nbytes")->valueint, 108);
+    cJSON_Delete(j);
+    free(out);
+    free(errs);
+    /* a broken file: exit 1, one line on stderr naming it, nothing on stdout */
+    size_t n;
+    unsigned char *b = tu_read_file(path, &n);
+    FILE *f = fopen(bad, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, n - 100, f), n - 100); /* into the last tensor, past its padding */
+    fclose(f);
+    free(b);
+    snprintf(args, sizeof args, "'%s'", bad);
+    ck_assert_int_eq(run_inspect(args, &out, &errs), 1);
+    errs = nul_terminated(errs, tu_tmppath("inspect.err"));
+    ck_assert_msg(!strncmp(errs, "graft inspect: ", 15) && strstr(errs, bad), "stderr: %s", errs);
+    ck_assert_msg(strchr(errs, '\n') == errs + strlen(errs) - 1, "stderr is not one line: %s", errs);
+    out = nul_terminated(out, tu_tmppath("inspect.out"));
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(errs);
+    ck_assert_int_eq(run_inspect("--help", &out, &errs), 0);
+    free(out);
+    free(errs);
+    ck_assert_int_eq(run_inspect("--frobnicate x.gguf", &out, &errs), 2);
+    free(out);
+    free(errs);
+}
+END_TEST
+
 Suite *suite_gguf(void) {
     Suite *s = suite_create("gguf");
     TCase *tc = tcase_create("core");
@@ -740,6 +867,7 @@ Suite *suite_gguf(void) {
     tcase_add_test(tc, test_vocab_llama_spm);
     tcase_add_test(tc, test_tiny_llm);
     tcase_add_test(tc, test_aidreams);
+    tcase_add_test(tc, test_inspect_cli);
     suite_add_tcase(s, tc);
     return s;
 }
