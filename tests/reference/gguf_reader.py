@@ -58,11 +58,15 @@ class GGUFFile:
     .meta      {key: value}          (arrays as Python lists)
     .types     {key: gguf value type}   .array_types {key: element type}   .kv_order [keys]
     .tensors   {name: {"type": ggml id, "ne": [..], "offset": absolute file offset, "nbytes": n}}
-    .tensor(name) -> float32 ndarray of shape reversed(ne), decoded from the stored type."""
+    .tensor(name) -> float32 ndarray of shape reversed(ne), decoded from the stored type.
+    .blocks(name) -> (d, q): a Q8_0/Q4_0 matrix's scales and integer quants, not multiplied out.
+    data: the file's bytes (then path is only used in messages)."""
 
-    def __init__(self, path):
-        with open(path, "rb") as f:
-            self.buf = f.read()
+    def __init__(self, path, data=None):
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        self.buf = bytes(data)
         c = _Cursor(self.buf)
         if self.buf[:4] != b"GGUF":
             raise ValueError("%s: not a GGUF file" % path)
@@ -107,6 +111,27 @@ class GGUFFile:
     def raw(self, name):
         t = self.tensors[name]
         return np.frombuffer(self.buf, dtype=np.uint8, count=t["nbytes"], offset=t["offset"])
+
+    def blocks(self, name):
+        """A 2-D Q8_0/Q4_0 tensor with ne = [n, rows] as its blocks: d (rows, n/32) float64 (the f16
+        scales) and q (rows, n/32, 32) int64 (Q8_0: the int8 quants; Q4_0: nibble - 8, element j
+        in the low nibble of byte j, element j+16 in its high nibble)."""
+        t = self.tensors[name]
+        kind = GGML_TYPES[t["type"]][0]
+        n, rows = t["ne"]
+        nb = n // 32
+        raw = self.raw(name)
+        if kind == "Q8_0":
+            b = raw.reshape(rows, nb, 34)
+            q = b[:, :, 2:].copy().view(np.int8).astype(np.int64)
+        elif kind == "Q4_0":
+            b = raw.reshape(rows, nb, 18)
+            qs = b[:, :, 2:].astype(np.int64)
+            q = np.concatenate([(qs & 0x0F) - 8, (qs >> 4) - 8], axis=2)
+        else:
+            raise ValueError("%s: %s is not a block type" % (name, kind))
+        d = b[:, :, 0:2].copy().view("<f2")[:, :, 0].astype(np.float64)
+        return d, q
 
     def tensor(self, name):
         t = self.tensors[name]

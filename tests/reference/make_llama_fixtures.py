@@ -2,8 +2,9 @@
 
 Part of graft's reference generators; never run by `make test`. Run from the repo root:
     /usr/bin/python3 tests/reference/make_llama_fixtures.py [--search]
-Deterministic: a rerun on this machine rewrites byte-identical files. --search only prints seed
-statistics (used once to choose the seeds below) and writes nothing.
+For the Q8_0/Q4_0 models it also writes pN.q8act.*: the same forward with activations quantised as
+ggml does (llama_ref act="q8_0"). Deterministic: a rerun on this machine rewrites byte-identical
+files. --search only prints seed statistics (used once to choose the seeds below) and writes nothing.
 See tests/reference/README.md for what each file is and the validation figures.
 """
 
@@ -298,6 +299,135 @@ def check_encoders():
 
 
 # ---------------------------------------------------------------------------------------------
+# activations quantised as ggml does (Q8_0 / Q4_0 models only): the pN.q8act.* files
+
+Q8ACT_TYPES = (GW.GGML_Q8_0, GW.GGML_Q4_0)
+
+
+def check_act_quantiser():
+    """llama_ref's activation quantiser and quantised matmul on hand-made cases (failures raise)."""
+    def qa(x, variant="ref"):
+        d, q = R.quantize_q8_0_act(np.asarray(x, np.float32)[None, :], variant)
+        return float(d[0, 0]), [int(v) for v in q[0, 0]]
+
+    def block(*head):
+        x = np.zeros(32, np.float32)
+        x[:len(head)] = head
+        return x
+
+    # ties with d = 1 (amax 127, id = 1): roundf goes away from zero; RNE would give 0, -0, 2, 126
+    d, q = qa(block(0.5, -0.5, 1.5, 2.5, -2.5, 126.5, 127.0))
+    assert d == 1.0 and q[:7] == [1, -1, 2, 3, -3, 127, 127] and not any(q[7:]), (d, q)
+    # the largest |x| negative: d = 254/127 = 2 (positive), id = 0.5; 5*0.5 = 2.5 ties away -> 3
+    d, q = qa(block(-254.0, 5.0, -5.0, 3.0, 1.0, -1.0, 0.25))
+    assert d == 2.0 and q[:7] == [-127, 3, -3, 2, 1, -1, 0] and not any(q[7:]), (d, q)
+    # zero block (also -0.0): d = +0, id = 0, all q = 0 (no NaN); the next block is independent
+    d2, q2 = R.quantize_q8_0_act(np.concatenate([block(-0.0), block(127.0, 63.5)])[None, :])
+    assert list(d2[0]) == [0.0, 1.0] and not np.signbit(d2[0, 0]) and not q2[0, 0].any()
+    assert list(q2[0, 1, :2]) == [127, 64], q2[0, 1]
+    # id is 1/d of the float32 d, not of the f16 scale: amax 1 -> d = f32(1/127) = 0.007874016, whose
+    # f16 is 0.00787353515625; x = f32(60.498/127): x*(1/d) = 60.498 -> 60 (1/d16 would give 60.5017 -> 61)
+    d, q = qa(block(1.0, np.float32(60.498) / np.float32(127)))
+    assert d == 0.00787353515625 and q[:2] == [127, 60], (d, q)
+    # the stored scale is the f16 of d, rounded to nearest even: amax 127*(1 + 2^-11) -> d = 1 + 2^-11,
+    # a tie between f16 1 and 1 + 2^-10 -> 1.0
+    d, q = qa(block(np.float32(127 * (1 + 2.0 ** -11))))
+    assert d == 1.0 and q[0] == 127, (d, q)
+    # reference vs x86-SIMD quantiser: amax 11 -> 1/d = 11.545454 but 127/amax = 11.545455 (float32);
+    # x = bits 0x3EF3E7CF = 0.47637793: x*(1/d) = 5.4999995 -> 5, x*(127/amax) = 5.5 -> 6 (RNE);
+    # and the tie 2.5 at amax 127: ref 3, x86 2 (even)
+    x = np.uint32(0x3EF3E7CF).view(np.float32)
+    assert qa(block(11.0, x, -x))[1][:3] == [127, 5, -5]
+    assert qa(block(11.0, x, -x), "x86")[1][:3] == [127, 6, -6]
+    assert qa(block(127.0, 2.5), "x86")[1][:2] == [127, 2]
+    # the same d and q as gguf_writer's (separately written) Q8_0 weight encoder on random rows
+    rng = np.random.default_rng(7)
+    for scale in (1e-3, 1.0, 100.0):
+        xs = (rng.standard_normal((64, 128)) * scale).astype(np.float32)
+        d, q = R.quantize_q8_0_act(xs)
+        raw = np.frombuffer(GW.encode_q8_0(xs)[0], np.uint8).reshape(64, 4, 34)
+        assert np.array_equal(d, raw[:, :, :2].copy().view("<f2")[:, :, 0].astype(np.float64))
+        assert np.array_equal(q, raw[:, :, 2:].copy().view(np.int8).astype(np.int64))
+    # one Q4_0 block times one activation block: exactly sumi * d_w * d_x (Python integers/fractions)
+    from fractions import Fraction
+    wq = rng.integers(-8, 8, size=(3, 1, 32))
+    wd = np.array([[0.5], [-0.0078125], [3.0517578125e-05]])         # f16 values
+    W = R.QuantMatrix("Q4_0", wd, wq)
+    xs = rng.standard_normal((2, 32))
+    dx, qx = R.quantize_q8_0_act(xs)
+    y = R.linear(xs, W, "q8_0")
+    for t in range(2):
+        for o in range(3):
+            sumi = sum(int(a) * int(b) for a, b in zip(wq[o, 0], qx[t, 0]))
+            assert Fraction(y[t, o]) == sumi * Fraction(wd[o, 0]) * Fraction(dx[t, 0])
+    # both structures of the quantised matvec agree bit for bit on several blocks
+    W = R.QuantMatrix("Q8_0", rng.integers(1, 2048, size=(5, 4)) * 2.0 ** -14, rng.integers(-127, 128, size=(5, 4, 32)))
+    h = rng.standard_normal(128)
+    assert np.array_equal(R.linear(h[None], W, "q8_0")[0], R.matvec_q8act_dense(W, h))
+
+
+def run_q8act(cfg, gguf_bytes, w_hf, res, act="q8_0", greedy=True):
+    """Per prompt, activations quantised as ggml does: logits (T, V), greedy ids and margins.
+    Also returns the block-kept weights (HF layout) and the file-layout ones."""
+    cfg_f, w_file = R.load_gguf_llama(GGUFFile("<fixture>", data=gguf_bytes), quant_blocks=True)
+    w_q = R.weights_to_hf(cfg, w_file)
+    out = {}
+    for pname, ids in PROMPTS.items():
+        r = {"logits": R.forward(cfg, w_q, ids, "half", act=act)}
+        if greedy:
+            r["greedy"], r["margins"] = R.greedy(cfg, w_q, ids, N_GEN, "half", act=act)
+        out[pname] = r
+    return out, w_q, w_file
+
+
+def first_divergence(a, b):
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+
+
+def q8act_checks(cfg, w_hf, res, q8, w_q, w_file, gguf_bytes):
+    """Self-checks and figures of the q8act run; failures raise."""
+    c = {}
+    # every matrix is kept as blocks, and its dequantised values are the float run's weights
+    flat_q, flat_f = flat_weights(w_q), flat_weights(w_hf)
+    mats = [k for k, v in flat_q.items() if isinstance(v, R.QuantMatrix)]
+    assert sorted(mats) == sorted(k for k, v in flat_f.items() if v.ndim == 2)
+    assert all(np.array_equal(flat_q[k].dense, flat_f[k]) for k in mats)
+    for pname, ids in PROMPTS.items():                      # act="float" on blocks = float run, bit for bit
+        assert np.array_equal(R.forward(cfg, w_q, ids, "half"), res[pname]["logits"])
+    c["quantised_matrices"] = len(mats)
+    # KV-cache decoder (per-block dequantised-weight matvec) and adjacent-pair rope on the file layout
+    d_kv, d_perm, kv_same = 0.0, 0.0, True
+    for pname, ids in PROMPTS.items():
+        new, plog, _ = R.greedy_kv(cfg, w_q, ids, N_GEN, "half", act="q8_0")
+        d_kv = max(d_kv, float(np.abs(plog - q8[pname]["logits"]).max()))
+        kv_same &= new == q8[pname]["greedy"]
+        lp = R.forward(cfg, w_file, ids, "pairs", act="q8_0")
+        d_perm = max(d_perm, float(np.abs(lp - q8[pname]["logits"]).max()))
+    assert d_kv < 1e-10 and kv_same and d_perm < 1e-10, (d_kv, kv_same, d_perm)
+    c["kv_cache_decode_vs_full_max_abs"] = d_kv
+    c["greedy_kv_cache_equals_full_recompute"] = kv_same
+    c["pairs_rope_on_gguf_layout_vs_rotate_half_on_hf_max_abs"] = d_perm
+    # how far the quantised activations move the logits from the float-activation run
+    diffs = {p: float(np.abs(q8[p]["logits"] - res[p]["logits"]).max()) for p in PROMPTS}
+    c["max_abs_logit_diff_vs_float_activations"] = max(diffs.values())
+    c["rms_logit_diff_vs_float_activations"] = float(np.sqrt(np.mean(np.concatenate(
+        [((q8[p]["logits"] - res[p]["logits"]) ** 2).ravel() for p in PROMPTS]))))
+    # plausible size: Q8_0 activations have the same relative step (block amax/127) as Q8_0 weights,
+    # and re-storing tiny-f32's weights as Q8_0 moved its logits by 9.3e-2 (max); so expect the same
+    # order, far above float64 noise (1e-14) and far below the logit scale (8)
+    assert 1e-2 < c["max_abs_logit_diff_vs_float_activations"] < 0.3, c
+    c["greedy_equal_float_activations"] = {p: q8[p]["greedy"] == res[p]["greedy"] for p in PROMPTS}
+    c["first_greedy_divergence_from_float_activations"] = {
+        p: first_divergence(q8[p]["greedy"], res[p]["greedy"]) for p in PROMPTS}
+    # x86 SIMD quantiser (id = 127/amax, ties to even) instead of the reference one: not the fixture
+    x86, _, _ = run_q8act(cfg, gguf_bytes, w_hf, res, act="q8_0_x86")
+    c["x86_simd_quantiser"] = {
+        "max_abs_logit_diff": float(max(np.abs(x86[p]["logits"] - q8[p]["logits"]).max() for p in PROMPTS)),
+        "greedy_equal": all(x86[p]["greedy"] == q8[p]["greedy"] for p in PROMPTS)}
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
 # output
 
 
@@ -309,7 +439,7 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def write_model_dir(name, cfg, spec, seed, mat_type, gguf_bytes, res, checks, extra):
+def write_model_dir(name, cfg, spec, seed, mat_type, gguf_bytes, res, checks, extra, q8=None, q8_checks=None):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     files = {"model.gguf": gguf_bytes}
@@ -328,6 +458,18 @@ def write_model_dir(name, cfg, spec, seed, mat_type, gguf_bytes, res, checks, ex
             "greedy_ids": r["greedy"], "greedy_margins": r["margins"],
             "min_greedy_margin": float(min(r["margins"])),
         }
+        if q8 is not None:
+            r8 = q8[pname]
+            files[pname + ".q8act.logits.f32"] = r8["logits"].astype("<f4").tobytes()
+            files[pname + ".q8act.greedy.txt"] = ids_line(r8["greedy"]).encode()
+            prompts[pname]["q8act"] = {
+                "logits_file": pname + ".q8act.logits.f32", "greedy_file": pname + ".q8act.greedy.txt",
+                "argmax_per_position": [int(t) for t in r8["logits"].argmax(axis=1)],
+                "max_abs_logit": float(np.abs(r8["logits"]).max()),
+                "max_abs_logit_diff_vs_float_activations": float(np.abs(r8["logits"] - r["logits"]).max()),
+                "greedy_ids": r8["greedy"], "greedy_margins": r8["margins"],
+                "min_greedy_margin": float(min(r8["margins"])),
+            }
     for fname, data in files.items():
         with open(os.path.join(d, fname), "wb") as f:
             f.write(data)
@@ -350,6 +492,18 @@ def write_model_dir(name, cfg, spec, seed, mat_type, gguf_bytes, res, checks, ex
         "max_abs_logit": float(max(p["max_abs_logit"] for p in prompts.values())),
         "checks": checks,
     }
+    if q8 is not None:
+        manifest["q8act"] = {
+            "what": "pN.q8act.logits.f32 / pN.q8act.greedy.txt: the same model with every Q8_0/Q4_0 matmul "
+                    "(q, k, v, o, gate, up, down, output) done as ggml does: each activation row quantised "
+                    "to Q8_0 (quantize_row_q8_0_ref: float32 amax/127, id = 1/d, roundf, d as f16), exact "
+                    "integer block sums times d_w*d_x, summed over blocks in float64. Token embedding "
+                    "lookup, norms, rope, attention and softmax in float64. ggml/graft accumulate in "
+                    "float32 from float32 activations, so small differences remain.",
+            "min_greedy_margin": float(min(p["q8act"]["min_greedy_margin"] for p in prompts.values())),
+            "max_abs_logit": float(max(p["q8act"]["max_abs_logit"] for p in prompts.values())),
+            "checks": q8_checks,
+        }
     manifest.update(extra)
     with open(os.path.join(d, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
@@ -453,6 +607,7 @@ def main():
             search(name)
         return
     check_encoders()
+    check_act_quantiser()
     summary = {}
     for name, spec in MODELS.items():
         cfg = make_config(spec)
@@ -479,7 +634,11 @@ def main():
                     "max_abs_logit_diff": float(max(np.abs(res[p]["logits"] - base[p]["logits"]).max()
                                                     for p in PROMPTS)),
                     "greedy_equal": all(res[p]["greedy"] == base[p]["greedy"] for p in PROMPTS)}
-            man = write_model_dir(vname, cfg, spec, seed, mt, data, res, checks, extra)
+            q8 = q8c = None
+            if mt in Q8ACT_TYPES:
+                q8, w_q, w_file = run_q8act(cfg, data, rt, res)
+                q8c = q8act_checks(cfg, rt, res, q8, w_q, w_file, data)
+            man = write_model_dir(vname, cfg, spec, seed, mt, data, res, checks, extra, q8, q8c)
             summary[vname] = {"min_greedy_margin": man["min_greedy_margin"],
                               "max_abs_logit": man["max_abs_logit"],
                               "model_bytes": len(data)}
@@ -487,6 +646,19 @@ def main():
                 vname, len(data), man["min_greedy_margin"], man["max_abs_logit"],
                 checks["kv_cache_decode_vs_full_max_abs"],
                 checks["pairs_rope_on_gguf_layout_vs_rotate_half_on_hf_max_abs"]), flush=True)
+            if q8 is not None:
+                print("%-18s q8act: min margin %.4f (p1 %.4f, p2 %.4f)  max|dlogit| vs float act %.3e  "
+                      "first greedy divergence %s  kv %.1e  perm %.1e  "
+                      "x86 quantiser: max|dlogit| %.1e greedy equal %s" % (
+                          "", man["q8act"]["min_greedy_margin"],
+                          man["prompts"]["p1"]["q8act"]["min_greedy_margin"],
+                          man["prompts"]["p2"]["q8act"]["min_greedy_margin"],
+                          q8c["max_abs_logit_diff_vs_float_activations"],
+                          q8c["first_greedy_divergence_from_float_activations"],
+                          q8c["kv_cache_decode_vs_full_max_abs"],
+                          q8c["pairs_rope_on_gguf_layout_vs_rotate_half_on_hf_max_abs"],
+                          q8c["x86_simd_quantiser"]["max_abs_logit_diff"],
+                          q8c["x86_simd_quantiser"]["greedy_equal"]), flush=True)
     ext = validate_external()
     if ext:
         with open(os.path.join(OUT, "validation.json"), "w") as f:
