@@ -202,6 +202,65 @@ const char *const *graft_chat_templates(void);
  * environment override. Stable for the life of the process. */
 const char *graft_kernels_name(void);
 
+/* ---- vision ---- */
+
+/* The vision side of a LLaVA-style model, from a llama.cpp mmproj GGUF (general.architecture
+ * "clip"): a CLIP ViT run to LLaVA's feature layer, then the projector to the LLM's width.
+ * A graft_vision is read-only and may be shared between threads; a graft_vision_ctx holds the
+ * activations of one encode at a time (one thread at a time) and allocates nothing per image.
+ *
+ *     graft_vision *v; graft_vision_ctx *vc;
+ *     if (graft_vision_load("mmproj.gguf", &v, &err) || graft_vision_ctx_new(v, NULL, &vc, &err)) ...
+ *     float *rows = malloc(sizeof(float) * graft_vision_n_tokens(v) * graft_vision_n_embd(v));
+ *     graft_vision_encode(vc, pixels, NULL, 0, rows); // pixels (3, S, S), S = graft_vision_image_size(v)
+ */
+typedef struct graft_vision graft_vision;
+typedef struct graft_vision_ctx graft_vision_ctx;
+
+int graft_vision_load(const char *path, graft_vision **out, graft_error *err);
+void graft_vision_free(graft_vision *v);
+
+int graft_vision_image_size(const graft_vision *v);  /* S: encode takes (3, S, S) pixels */
+int graft_vision_patch_size(const graft_vision *v);
+/* clip.vision.image_mean / image_std (OpenAI CLIP's when the file has none), 3 floats each. */
+void graft_vision_norm(const graft_vision *v, float mean[3], float std[3]);
+int graft_vision_n_tokens(const graft_vision *v);    /* image rows per image (class token dropped) */
+int graft_vision_n_embd(const graft_vision *v);      /* width of those rows: the LLM's n_embd */
+int graft_vision_n_embd_vision(const graft_vision *v); /* the ViT's width */
+int graft_vision_n_layer(const graft_vision *v);     /* ViT blocks run per image */
+const char *graft_vision_projector(const graft_vision *v); /* "mlp", "linear", ... */
+
+enum { GRAFT_VISION_SELECT_DEFAULT = 0, /* drop the class token (LLaVA's "default") */
+       GRAFT_VISION_SELECT_FULL = 1 };  /* keep it as row 0 ("full") */
+
+typedef struct graft_vision_ctx_params {
+    int n_threads;   /* >= 1 */
+    int select;      /* GRAFT_VISION_SELECT_* */
+    int keep_hidden; /* keep every hidden state of the last encode (parity checks, research) */
+} graft_vision_ctx_params;
+
+graft_vision_ctx_params graft_vision_ctx_default_params(void);
+int graft_vision_ctx_new(const graft_vision *v, const graft_vision_ctx_params *params,
+                         graft_vision_ctx **out, graft_error *err);
+void graft_vision_ctx_free(graft_vision_ctx *c);
+const char *graft_vision_ctx_last_error(const graft_vision_ctx *c);
+int graft_vision_ctx_n_tokens(const graft_vision_ctx *c); /* rows encode writes */
+
+/* Encodes one image: pixels (3, S, S) f32, CHW, already normalised; writes
+ * out (graft_vision_ctx_n_tokens, graft_vision_n_embd). text_ids: the instruction's token ids for
+ * projectors conditioned on it (none of LLaVA's); NULL and 0 otherwise. */
+int graft_vision_encode(graft_vision_ctx *c, const float *pixels, const int32_t *text_ids,
+                        int n_text, float *out);
+/* After an encode: the projector's input (*n_rows, *n_cols), i.e. the selected rows of the
+ * feature layer(s). NULL before the first encode. Valid until the next encode. */
+const float *graft_vision_ctx_features(const graft_vision_ctx *c, int *n_rows, int *n_cols);
+/* With keep_hidden, after an encode: hidden state k (n_patches + 1, n_embd_vision), class token
+ * row 0; k = 0 is the embeddings after the pre-layernorm, k >= 1 the output of block k (Hugging
+ * Face's hidden_states[k]). NULL otherwise. */
+const float *graft_vision_ctx_hidden(const graft_vision_ctx *c, int k);
+/* Milliseconds the last encode spent in the ViT and in the projector. */
+void graft_vision_ctx_timings(const graft_vision_ctx *c, double *vit_ms, double *proj_ms);
+
 #ifdef __cplusplus
 }
 #endif
