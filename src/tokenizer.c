@@ -133,6 +133,9 @@ int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_s
             rc = graft_spm_encode(v, text + a.v[i].off, a.v[i].len,
                                   v->add_space_prefix && prev_special, &out, err);
             break;
+        case GRAFT_VOCAB_BPE:
+            rc = graft_bpe_encode(v, text + a.v[i].off, a.v[i].len, &out, err);
+            break;
         default:
             rc = graft_error_set(err, GRAFT_E_UNSUPPORTED, "tokenize: %s vocabularies are not supported",
                                  graft_vocab_type_name(v->type));
@@ -242,7 +245,7 @@ void graft_detok_stream_init(graft_detok_stream *s, const graft_vocab *v, int sp
     s->lstrip = strip_first_space;
 }
 
-size_t graft_detok_stream_cap(const graft_vocab *v) { return (size_t)v->max_token_len + 4; }
+size_t graft_detok_stream_cap(const graft_vocab *v) { return (size_t)v->max_piece_len + 4; }
 
 /* Length of the sequence a lead byte starts (0: not a valid lead byte). */
 static int lead_len(unsigned char c) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "unicode.h"
 #include "vocab.h"
 
 const char *graft_vocab_type_name(int type) {
@@ -37,6 +38,11 @@ void graft_vocab_free(graft_vocab *v) {
     free(v->piece_off);
     free(v->special);
     free(v->map);
+    free(v->merge_blob);
+    free(v->merge_off);
+    free(v->merge_left);
+    free(v->merge_len);
+    free(v->merge_map);
     free(v);
 }
 
@@ -73,6 +79,78 @@ static int32_t map_insert(graft_vocab *v, int32_t id) {
         if (v->len[o] == v->len[id] && memcmp(v->text[o], v->text[id], v->len[id]) == 0) return o;
         i = (i + 1) & v->map_mask;
     }
+}
+
+/* ---- BPE merges: (left, right) -> rank --------------------------------------------------------- */
+
+static uint64_t hash_pair(const char *a, size_t na, const char *b, size_t nb) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < na; i++) h = (h ^ (unsigned char)a[i]) * 1099511628211ULL;
+    h = (h ^ 0x100) * 1099511628211ULL; /* not a byte: separates the halves */
+    for (size_t i = 0; i < nb; i++) h = (h ^ (unsigned char)b[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static int merge_is(const graft_vocab *v, int32_t r, const char *a, size_t na, const char *b,
+                    size_t nb) {
+    const char *m = v->merge_blob + v->merge_off[r];
+    uint32_t nl = v->merge_left[r], nr = v->merge_len[r] - nl - 1;
+    return nl == na && nr == nb && !memcmp(m, a, na) && !memcmp(m + nl + 1, b, nb);
+}
+
+int32_t graft_vocab_merge_rank(const graft_vocab *v, const char *a, size_t na, const char *b,
+                               size_t nb) {
+    if (!v->merge_map) return -1;
+    uint32_t i = (uint32_t)hash_pair(a, na, b, nb) & v->merge_mask;
+    for (;;) {
+        int32_t r = v->merge_map[i];
+        if (r < 0) return -1;
+        if (merge_is(v, r, a, na, b, nb)) return r;
+        i = (i + 1) & v->merge_mask;
+    }
+}
+
+/* Copies the merge lines and indexes them; a line is split at its first space after the first
+ * byte (llama.cpp: word.find(' ', 1)); lines without one join nothing. */
+static int build_merges(graft_vocab *v, const graft_vocab_desc *d) {
+    int32_t n = d->n_merges;
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++) total += (d->merge_lens ? d->merge_lens[i] : strlen(d->merges[i])) + 1;
+    uint32_t size = 1;
+    while (size < 2u * (uint32_t)n) size <<= 1;
+    v->merge_blob = malloc(total ? total : 1);
+    v->merge_off = malloc(n * sizeof *v->merge_off + 1);
+    v->merge_left = malloc(n * sizeof *v->merge_left + 1);
+    v->merge_len = malloc(n * sizeof *v->merge_len + 1);
+    v->merge_map = malloc(size * sizeof *v->merge_map);
+    if (!v->merge_blob || !v->merge_off || !v->merge_left || !v->merge_len || !v->merge_map)
+        return GRAFT_E_NOMEM;
+    memset(v->merge_map, 0xff, size * sizeof *v->merge_map);
+    v->merge_mask = size - 1;
+    v->n_merges = n;
+    size_t off = 0;
+    for (int32_t r = 0; r < n; r++) {
+        size_t l = d->merge_lens ? d->merge_lens[r] : strlen(d->merges[r]);
+        memcpy(v->merge_blob + off, d->merges[r], l);
+        v->merge_blob[off + l] = 0;
+        v->merge_off[r] = (uint32_t)off;
+        v->merge_len[r] = (uint32_t)l;
+        const char *sp = l > 1 ? memchr(d->merges[r] + 1, ' ', l - 1) : NULL;
+        off += l + 1;
+        if (!sp) {
+            v->merge_left[r] = 0, v->merge_len[r] = 1; /* never matches a non-empty pair */
+            continue;
+        }
+        size_t nl = (size_t)(sp - d->merges[r]);
+        v->merge_left[r] = (uint32_t)nl;
+        const char *a = d->merges[r], *b = sp + 1;
+        size_t nb = l - nl - 1;
+        uint32_t i = (uint32_t)hash_pair(a, nl, b, nb) & v->merge_mask;
+        while (v->merge_map[i] >= 0 && !merge_is(v, v->merge_map[i], a, nl, b, nb))
+            i = (i + 1) & v->merge_mask;
+        if (v->merge_map[i] < 0) v->merge_map[i] = r; /* the first line of a pair wins */
+    }
+    return GRAFT_OK;
 }
 
 /* ---- llama.cpp's text-based rules ---------------------------------------------------------- */
@@ -136,8 +214,36 @@ static unsigned char byte_of_token(const char *t, uint32_t len) {
     return (unsigned char)v;
 }
 
+/* GPT-2 byte-level text back to bytes (llama.cpp's llama_decode_text): each codepoint of the
+ * alphabet is its byte; any other is written as "[UNK_BYTE_0x<hex of its UTF-8><text>]". out has
+ * room for bpe_piece_room(n) bytes. */
+static uint32_t bpe_decode_text(const char *t, uint32_t n, char *out) {
+    uint32_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l;
+        uint32_t cp = graft_utf8_decode(t + i, n - i, &l);
+        int b = graft_cpt_to_byte(cp);
+        if (b >= 0) {
+            out[k++] = (char)b;
+        } else {
+            char u[4];
+            size_t ul = graft_utf8_encode(cp, u);
+            k += (uint32_t)sprintf(out + k, "[UNK_BYTE_0x");
+            for (size_t j = 0; j < ul; j++) k += (uint32_t)sprintf(out + k, "%02x", (unsigned char)u[j]);
+            memcpy(out + k, t, n);
+            k += n;
+            out[k++] = ']';
+        }
+        i += l;
+    }
+    return k;
+}
+
+/* Worst case of bpe_decode_text for a token of n bytes: every byte unknown. */
+static size_t bpe_piece_room(size_t n) { return n * (12 + 8 + n + 1) + 1; }
+
 /* Decode piece of token id with special rendering on (llama.cpp token_to_piece(special=true)).
- * Writes into out (room for len[id] bytes) and returns the length. */
+ * Writes into out (room for len[id] bytes, or bpe_piece_room for BPE) and returns the length. */
 static uint32_t make_piece(const graft_vocab *v, int32_t id, char *out) {
     const char *t = v->text[id];
     uint32_t n = v->len[id], a = v->attr[id];
@@ -145,6 +251,7 @@ static uint32_t make_piece(const graft_vocab *v, int32_t id, char *out) {
         memcpy(out, t, n);
         return n;
     }
+    if ((a & GRAFT_ATTR_NORMAL) && v->type == GRAFT_VOCAB_BPE) return bpe_decode_text(t, n, out);
     if (a & GRAFT_ATTR_NORMAL) {
         uint32_t k = 0;
         for (uint32_t i = 0; i < n;) {
@@ -165,6 +272,31 @@ static uint32_t make_piece(const graft_vocab *v, int32_t id, char *out) {
     return 0;
 }
 
+/* The splitting a BPE vocabulary's tokenizer.ggml.pre asks for, and whether llama.cpp cleans
+ * spaces when decoding it (clean_up_tokenization_spaces); GRAFT_PRE_NONE when graft lacks it. */
+static int bpe_pre_type(const char *pre, int *clean) {
+    static const struct { const char *name; int type, clean; } tab[] = {
+        {"", GRAFT_PRE_DEFAULT, 1},           {"default", GRAFT_PRE_DEFAULT, 1},
+        {"gpt-2", GRAFT_PRE_GPT2, 1},         {"phi-2", GRAFT_PRE_GPT2, 1},
+        {"gigachat", GRAFT_PRE_GPT2, 1},      {"a.x-4.0", GRAFT_PRE_GPT2, 1},
+        {"mellum", GRAFT_PRE_GPT2, 1},        {"exaone4", GRAFT_PRE_GPT2, 1},
+        {"mpt", GRAFT_PRE_GPT2, 1},           {"olmo", GRAFT_PRE_GPT2, 1},
+        {"jais", GRAFT_PRE_GPT2, 1},          {"trillion", GRAFT_PRE_GPT2, 0},
+        {"granite-docling", GRAFT_PRE_GPT2, 0},
+        {"starcoder", GRAFT_PRE_STARCODER, 1}, {"refact", GRAFT_PRE_STARCODER, 1},
+        {"codeshell", GRAFT_PRE_STARCODER, 1}, {"exaone", GRAFT_PRE_STARCODER, 1},
+        {"minerva-7b", GRAFT_PRE_STARCODER, 1}, {"mellum2", GRAFT_PRE_STARCODER, 1},
+        {"command-r", GRAFT_PRE_STARCODER, 0}, {"smollm", GRAFT_PRE_STARCODER, 0},
+        {"falcon", GRAFT_PRE_FALCON, 1},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (!strcmp(pre, tab[i].name)) {
+            *clean = tab[i].clean;
+            return tab[i].type;
+        }
+    return GRAFT_PRE_NONE;
+}
+
 /* ---- build --------------------------------------------------------------------------------- */
 
 int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab **out,
@@ -173,18 +305,24 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
     if (!where) where = "vocab";
     if (!d->model)
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: no tokenizer.ggml.model", where);
-    int type;
-    if (!strcmp(d->model, "llama")) type = GRAFT_VOCAB_SPM;
-    else if (!strcmp(d->model, "gpt2"))
-        return graft_error_set(err, GRAFT_E_UNSUPPORTED,
-                               "%s: tokenizer model 'gpt2' (byte-level BPE) is not supported yet",
-                               where);
-    else if (!strcmp(d->model, "bert"))
+    int type, pre = GRAFT_PRE_NONE, clean = 0;
+    if (!strcmp(d->model, "llama")) {
+        type = GRAFT_VOCAB_SPM;
+    } else if (!strcmp(d->model, "gpt2")) {
+        type = GRAFT_VOCAB_BPE;
+        if ((pre = bpe_pre_type(d->pre ? d->pre : "", &clean)) == GRAFT_PRE_NONE)
+            return graft_error_set(err, GRAFT_E_UNSUPPORTED,
+                                   "%s: BPE pre-tokenizer '%s' (tokenizer.ggml.pre) is not supported yet",
+                                   where, d->pre);
+        if (!d->merges)
+            return graft_error_set(err, GRAFT_E_FORMAT, "%s: no tokenizer.ggml.merges", where);
+    } else if (!strcmp(d->model, "bert")) {
         return graft_error_set(err, GRAFT_E_UNSUPPORTED,
                                "%s: tokenizer model 'bert' (WordPiece) is not supported yet", where);
-    else
+    } else {
         return graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: unsupported tokenizer model '%s'",
                                where, d->model);
+    }
     if (d->n_tokens <= 0 || !d->tokens)
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: tokenizer.ggml.tokens is empty", where);
 
@@ -192,6 +330,7 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
     if (!v) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", where);
     int32_t n = d->n_tokens;
     v->type = type;
+    v->pre_type = pre;
     snprintf(v->model, sizeof v->model, "%s", d->model);
     snprintf(v->pre, sizeof v->pre, "%s", d->pre ? d->pre : "");
     v->n_tokens = n;
@@ -260,7 +399,9 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
 
     /* special ids: the model's defaults (llama.cpp's), disabled when out of range; given ids
      * must be in range */
-    v->bos = 1, v->eos = 2, v->unk = 0, v->pad = GRAFT_TOKEN_NULL, v->eot = GRAFT_TOKEN_NULL;
+    if (type == GRAFT_VOCAB_SPM) v->bos = 1, v->eos = 2, v->unk = 0;
+    else v->bos = 11, v->eos = 11, v->unk = GRAFT_TOKEN_NULL;
+    v->pad = GRAFT_TOKEN_NULL, v->eot = GRAFT_TOKEN_NULL;
     struct { int32_t given; int32_t *dst; const char *key; } ids[] = {
         {d->bos, &v->bos, "tokenizer.ggml.bos_token_id"},
         {d->eos, &v->eos, "tokenizer.ggml.eos_token_id"},
@@ -280,11 +421,13 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
         *ids[k].dst = ids[k].given;
     }
 
-    /* flags: SPM defaults as llama.cpp (add_bos on, add_eos off, prefix space on) */
-    v->add_bos = d->add_bos >= 0 ? d->add_bos : 1;
+    /* flags, defaults as llama.cpp: SPM adds BOS and a prefix space; BPE neither, and cleans
+     * spaces when decoding */
+    int spm = type == GRAFT_VOCAB_SPM;
+    v->add_bos = d->add_bos >= 0 ? d->add_bos : spm;
     v->add_eos = d->add_eos >= 0 ? d->add_eos : 0;
-    v->add_space_prefix = d->add_space_prefix >= 0 ? d->add_space_prefix : 1;
-    v->clean_spaces = 0;
+    v->add_space_prefix = d->add_space_prefix >= 0 ? d->add_space_prefix : spm;
+    v->clean_spaces = clean;
     if (v->add_bos && v->bos == GRAFT_TOKEN_NULL) {
         graft_error_set(err, GRAFT_E_FORMAT,
                         "%s: tokenizer.ggml.add_bos_token is true, but tokenizer.ggml.bos_token_id is not set",
@@ -300,18 +443,32 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
         return err ? err->code : GRAFT_E_FORMAT;
     }
 
-    /* byte fallback table and the newline token */
+    /* byte tables and the newline token. SPM falls back to "<0xXX>" (else the one-byte string);
+     * BPE spells byte b as GPT-2's codepoint for it. */
     for (int b = 0; b < 256; b++) {
-        char hex[7];
-        snprintf(hex, sizeof hex, "<0x%02X>", b);
-        int32_t id = graft_vocab_find(v, hex, 6);
-        if (id < 0) {
-            char c = (char)b;
-            id = graft_vocab_find(v, &c, 1);
+        char e[4];
+        size_t el = graft_utf8_encode(graft_byte_to_cpt((uint8_t)b), e);
+        memcpy(v->byte_enc[b], e, 2);
+        v->byte_enc_len[b] = (uint8_t)el;
+        int32_t id;
+        if (spm) {
+            char hex[7];
+            snprintf(hex, sizeof hex, "<0x%02X>", b);
+            id = graft_vocab_find(v, hex, 6);
+            if (id < 0) {
+                char c = (char)b;
+                id = graft_vocab_find(v, &c, 1);
+            }
+        } else {
+            id = graft_vocab_find(v, e, el);
         }
         v->byte_token[b] = id;
     }
     v->nl = v->byte_token['\n'] >= 0 ? v->byte_token['\n'] : v->pad;
+    if (type == GRAFT_VOCAB_BPE && build_merges(v, d) != GRAFT_OK) {
+        graft_vocab_free(v);
+        return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory for %d merges", where, d->n_merges);
+    }
 
     /* llama.cpp's text rules: control-looking tokens, end-of-generation set */
     for (size_t k = 0; k < sizeof text_rules / sizeof text_rules[0]; k++) {
@@ -357,18 +514,34 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
         }
     }
 
-    /* decode pieces (special rendering on; a piece is never longer than its token string) */
-    v->piece_blob = malloc(total);
-    if (!v->piece_blob) {
+    /* decode pieces (special rendering on), through a scratch buffer for the worst case */
+    size_t cap = total, off = 0;
+    char *tmp = malloc(spm ? (size_t)v->max_token_len + 1 : bpe_piece_room((size_t)v->max_token_len));
+    v->piece_blob = malloc(cap);
+    int ok = tmp && v->piece_blob;
+    for (int32_t i = 0; i < n && ok; i++) {
+        uint32_t l = make_piece(v, i, tmp);
+        if (off + l > cap) {
+            while (off + l > cap) cap *= 2;
+            char *p2 = realloc(v->piece_blob, cap);
+            if (!p2 || cap > UINT32_MAX) {
+                ok = 0;
+                if (p2) v->piece_blob = p2;
+                break;
+            }
+            v->piece_blob = p2;
+        }
+        memcpy(v->piece_blob + off, tmp, l);
+        v->piece_off[i] = (uint32_t)off;
+        if ((int32_t)l > v->max_piece_len) v->max_piece_len = (int32_t)l;
+        off += l;
+        v->piece_off[i + 1] = (uint32_t)off;
+    }
+    free(tmp);
+    if (!ok) {
         graft_vocab_free(v);
         return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", where);
     }
-    uint32_t off = 0;
-    for (int32_t i = 0; i < n; i++) {
-        v->piece_off[i] = off;
-        off += make_piece(v, i, v->piece_blob + off);
-    }
-    v->piece_off[n] = off;
 
     *out = v;
     return GRAFT_OK;
@@ -440,7 +613,8 @@ int graft_vocab_load(const graft_gguf *g, graft_vocab **out, graft_error *err) {
     d.pre = pre;
     d.name = found ? name : NULL;
     /* unsupported models fail before the arrays are read */
-    if (strcmp(model, "llama") != 0) return graft_vocab_build(&d, path, out, err);
+    int bpe = !strcmp(model, "gpt2");
+    if (strcmp(model, "llama") != 0 && !bpe) return graft_vocab_build(&d, path, out, err);
 
     graft_gguf_value toks, scores, types;
     graft_error e;
@@ -520,13 +694,41 @@ int graft_vocab_load(const graft_gguf *g, graft_vocab **out, graft_error *err) {
     }
     if (has_types) memcpy(ty, graft_gguf_arr_data(g, &types), n * sizeof *ty);
 
+    graft_gguf_value merges;
+    const char **mp = NULL;
+    size_t *ml = NULL;
+    if (bpe) {
+        rc = graft_gguf_get_arr(g, "tokenizer.ggml.merges", GRAFT_GGUF_STRING, &merges, &e);
+        if (rc == GRAFT_OK && merges.arr_n > INT32_MAX) rc = GRAFT_E_FORMAT;
+        if (rc == GRAFT_OK) {
+            d.n_merges = (int32_t)merges.arr_n;
+            mp = malloc((merges.arr_n + 1) * sizeof *mp);
+            ml = malloc((merges.arr_n + 1) * sizeof *ml);
+            if (!mp || !ml) rc = GRAFT_E_NOMEM;
+            for (int32_t i = 0; rc == GRAFT_OK && i < d.n_merges; i++) {
+                graft_gguf_value m = graft_gguf_arr_get(g, &merges, (uint64_t)i);
+                mp[i] = m.str;
+                ml[i] = (size_t)m.len;
+            }
+            d.merges = mp;
+            d.merge_lens = ml;
+        }
+        if (rc != GRAFT_OK) {
+            free(tp), free(tl), free(sc), free(ty), free(mp), free(ml);
+            if (rc == GRAFT_E_NOMEM) return graft_error_set(err, rc, "%s: out of memory", path);
+            return graft_error_set(err, GRAFT_E_FORMAT,
+                                   rc == GRAFT_E_NOTFOUND ? "%s: no tokenizer.ggml.merges"
+                                                          : "%s: tokenizer.ggml.merges must be an array of strings",
+                                   path);
+        }
+    }
     d.n_tokens = n;
     d.tokens = tp;
     d.token_lens = tl;
     d.scores = sc;
     d.types = ty;
     rc = graft_vocab_build(&d, path, out, err);
-    free(tp), free(tl), free(sc), free(ty);
+    free(tp), free(tl), free(sc), free(ty), free(mp), free(ml);
     return rc;
 }
 

@@ -20,9 +20,18 @@
 /* tokenizer.ggml.model */
 typedef enum graft_vocab_type {
     GRAFT_VOCAB_SPM = 1, /* "llama": SentencePiece BPE by piece scores, byte fallback */
-    GRAFT_VOCAB_BPE = 2, /* "gpt2": byte-level BPE with merges and a pre-tokenizer regex (TODO) */
+    GRAFT_VOCAB_BPE = 2, /* "gpt2": byte-level BPE with merges after a pre-tokenizer split */
     GRAFT_VOCAB_WPM = 3, /* "bert": WordPiece (TODO) */
 } graft_vocab_type;
+
+/* BPE pre-tokenizers (tokenizer.ggml.pre), by the splitting they do (llama.cpp's regexes) */
+typedef enum graft_vocab_pre {
+    GRAFT_PRE_NONE = 0,      /* SPM */
+    GRAFT_PRE_DEFAULT,       /* "default" or absent: punctuation runs, GPT-2, digit runs, 3 digits */
+    GRAFT_PRE_GPT2,          /* "gpt-2", "mpt", "olmo", "phi-2", ...: the GPT-2 regex */
+    GRAFT_PRE_STARCODER,     /* "starcoder", "refact", ...: single digits, then GPT-2 */
+    GRAFT_PRE_FALCON,        /* "falcon": punctuation runs, GPT-2, 3 digits */
+} graft_vocab_pre;
 
 /* GGUF tokenizer.ggml.token_type values */
 enum {
@@ -55,6 +64,7 @@ typedef struct graft_vocab {
     int type;                /* graft_vocab_type */
     char model[32];          /* tokenizer.ggml.model as read ("llama") */
     char pre[64];            /* tokenizer.ggml.pre, "" when absent */
+    int pre_type;            /* graft_vocab_pre */
     int32_t n_tokens;
 
     char *blob;              /* every token string, each followed by a NUL */
@@ -73,8 +83,9 @@ typedef struct graft_vocab {
     int add_bos, add_eos, add_space_prefix;
     int clean_spaces;        /* detokenize removes " ," etc. (BPE vocabs; off for SPM) */
     int32_t max_token_len;   /* longest token string in bytes */
+    int32_t max_piece_len;   /* longest decode piece in bytes */
 
-    int32_t byte_token[256]; /* SPM byte fallback: id of "<0xXX>" (else of the 1-byte string), or -1 */
+    int32_t byte_token[256]; /* per byte: SPM "<0xXX>" (else the 1-byte string), BPE its spelling; -1 */
 
     /* Tokens matched whole in the text before tokenizing (control, user-defined, unknown),
      * longest first; control and unknown ones only when parse_special is on. */
@@ -84,6 +95,17 @@ typedef struct graft_vocab {
     /* piece -> id: open addressing on a power-of-two table of ids (-1 = empty) */
     int32_t *map;
     uint32_t map_mask;
+
+    /* BPE: merge "left right" has rank = its line in tokenizer.ggml.merges (first one wins) */
+    int32_t n_merges;
+    char *merge_blob;        /* the lines, each followed by a NUL */
+    uint32_t *merge_off;     /* (n_merges) start of line i */
+    uint32_t *merge_left;    /* (n_merges) bytes of the left part (the space follows) */
+    uint32_t *merge_len;     /* (n_merges) bytes of the line */
+    int32_t *merge_map;      /* pair -> rank, open addressing (-1 = empty) */
+    uint32_t merge_mask;
+    char byte_enc[256][2];   /* BPE: UTF-8 of GPT-2's codepoint for each byte */
+    uint8_t byte_enc_len[256];
 } graft_vocab;
 
 /* The vocabulary as plain arrays, for graft_vocab_build: what the GGUF loader reads, and what
@@ -98,6 +120,9 @@ typedef struct graft_vocab_desc {
     const size_t *token_lens;    /* (n_tokens); NULL = strlen */
     const float *scores;         /* (n_tokens) or NULL (all 0) */
     const int32_t *types;        /* (n_tokens) GRAFT_TOKTYPE_* or NULL (all normal) */
+    int32_t n_merges;            /* BPE: tokenizer.ggml.merges, "left right" lines */
+    const char *const *merges;
+    const size_t *merge_lens;    /* NULL = strlen */
     int32_t bos, eos, unk, pad, eot;
     int add_bos, add_eos, add_space_prefix;
 } graft_vocab_desc;
@@ -118,6 +143,8 @@ void graft_vocab_free(graft_vocab *v);
 
 /* Id of the token whose string is exactly s[0..len), or GRAFT_TOKEN_NULL. */
 int32_t graft_vocab_find(const graft_vocab *v, const char *s, size_t len);
+/* BPE: rank of merging a[0..na) with b[0..nb), or -1 when no merge joins them. */
+int32_t graft_vocab_merge_rank(const graft_vocab *v, const char *a, size_t na, const char *b, size_t nb);
 
 /* "SPM", "BPE", "WPM" */
 const char *graft_vocab_type_name(int type);

@@ -10,6 +10,7 @@
 #include "gguf_write.h"
 #include "test_util.h"
 #include "tokenizer.h"
+#include "unicode.h"
 #include "vocab.h"
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
@@ -196,24 +197,44 @@ START_TEST(test_phi3_vectors) {
 }
 END_TEST
 
-/* decode(encode(x)) == x for every llama-spm case: encode adds the prefix space, decode strips
- * it from the first piece. With a BOS, llama.cpp's detokenize keeps the space (whether or not
- * remove_special drops the BOS), so " " + x comes back. Streaming decode gives the same bytes,
- * each chunk valid UTF-8 when x is. */
-START_TEST(test_llama_spm_roundtrip) {
+/* Byte-level BPE vocabularies, one per pre-tokenizer graft implements. */
+START_TEST(test_bpe_vectors) {
+    const char *names[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-mpt.gguf", "ggml-vocab-starcoder.gguf",
+                           "ggml-vocab-refact.gguf", "ggml-vocab-falcon.gguf"};
+    int bad = 0;
+    for (int i = 0; i < 5; i++) {
+        int n, pass = run_vectors(names[i], &n);
+        bad += n - pass;
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* decode(encode(x)) == x for every case of a vocab's vectors. SPM: encode adds the prefix space,
+ * decode strips it from the first piece; with a BOS, llama.cpp's detokenize keeps the space
+ * (whether or not remove_special drops the BOS), so " " + x comes back. Streaming decode gives
+ * the same bytes, each chunk valid UTF-8 when x is. Returns the number of failures. */
+static int roundtrip(const char *name) {
     cases c;
-    if (!cases_load("ggml-vocab-llama-spm.gguf", &c)) return;
+    if (!cases_load(name, &c)) return 0;
     graft_vocab *v;
     graft_error err = {0};
-    ck_assert(graft_vocab_load_file(tu_shared("vocab/ggml-vocab-llama-spm.gguf"), &v, &err) == 0);
+    char rel[256];
+    snprintf(rel, sizeof rel, "vocab/%s", name);
+    ck_assert(graft_vocab_load_file(tu_shared(rel), &v, &err) == 0);
+    /* BPE: decoding cleans " ," and the like; the bytes themselves must come back. Invalid UTF-8
+     * is tokenized as U+FFFD there, so those cases are skipped. */
+    int bpe = v->type == GRAFT_VOCAB_BPE;
+    v->clean_spaces = 0;
     int bad = 0;
     size_t cap = graft_detok_stream_cap(v);
     char *chunk = malloc(cap);
     for (int i = 0; i < c.n; i++) {
+        if (bpe && !utf8_valid(c.text[i], c.len[i])) continue;
         char *want = malloc(c.len[i] + 2);
         for (int bos = 0; bos < 2; bos++) {
             size_t wl = 0;
-            if (bos && c.len[i]) want[wl++] = ' ';
+            if (bos && v->add_bos && v->add_space_prefix && c.len[i]) want[wl++] = ' ';
             memcpy(want + wl, c.text[i], c.len[i]);
             wl += c.len[i];
 
@@ -225,7 +246,7 @@ START_TEST(test_llama_spm_roundtrip) {
                 size_t len;
                 ck_assert(graft_detokenize(v, ids, n, rs, 0, &s, &len, &err) == 0);
                 if (len != wl || memcmp(s, want, wl)) {
-                    fprintf(stderr, "roundtrip case %d (bos %d, remove_special %d): ", i, bos, rs);
+                    fprintf(stderr, "%s roundtrip case %d (bos %d, remove_special %d): ", name, i, bos, rs);
                     print_escaped(stderr, c.text[i], c.len[i]);
                     fprintf(stderr, " -> ");
                     print_escaped(stderr, s, len);
@@ -250,7 +271,7 @@ START_TEST(test_llama_spm_roundtrip) {
             ck_assert(k + m <= wl);
             memcpy(cat + k, chunk, m), k += m;
             if (k != wl || memcmp(cat, want, k) || !valid) {
-                fprintf(stderr, "stream case %d (bos %d): valid chunks %d, got ", i, bos, valid);
+                fprintf(stderr, "%s stream case %d (bos %d): valid chunks %d, got ", name, i, bos, valid);
                 print_escaped(stderr, cat, k);
                 fputc('\n', stderr);
                 bad++;
@@ -262,7 +283,17 @@ START_TEST(test_llama_spm_roundtrip) {
     free(chunk);
     graft_vocab_free(v);
     cases_free(&c);
-    ck_assert_int_eq(bad, 0);
+    return bad;
+}
+
+START_TEST(test_llama_spm_roundtrip) {
+    ck_assert_int_eq(roundtrip("ggml-vocab-llama-spm.gguf"), 0);
+}
+END_TEST
+
+START_TEST(test_bpe_roundtrip) {
+    ck_assert_int_eq(roundtrip("ggml-vocab-gpt-2.gguf"), 0);
+    ck_assert_int_eq(roundtrip("ggml-vocab-mpt.gguf"), 0);
 }
 END_TEST
 
@@ -542,6 +573,161 @@ START_TEST(test_spm_stream) {
 }
 END_TEST
 
+/* ---- a hand-made byte-level BPE vocabulary ------------------------------------------------------- */
+
+#define G "\xc4\xa0" /* U+0120, GPT-2's spelling of the space byte */
+
+static graft_vocab *tiny_bpe(const char *pre, const char *const *merges, int n_merges) {
+    static const char *toks[] = {"a", "b", "c", ",", G, "1", "2", "3", "4", "5", "6", "7",
+                                 "ab", "bc", ",,", "a,", "b" G, G "1", "12", "123", "45", "456",
+                                 "67", "34", G "a", "aa", "\xe2\x82\xac", "<|e|>"};
+    static const int32_t types[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                    1, 1, 1, 1, 1, 1, 3};
+    graft_vocab_desc d = graft_vocab_desc_default();
+    d.model = "gpt2";
+    d.pre = pre;
+    d.n_tokens = (int32_t)(sizeof toks / sizeof toks[0]);
+    d.tokens = toks;
+    d.types = types;
+    d.merges = merges;
+    d.n_merges = n_merges;
+    d.eos = 27;
+    graft_vocab *v;
+    graft_error err = {0};
+    ck_assert_msg(graft_vocab_build(&d, "tiny-bpe", &v, &err) == GRAFT_OK, "%s", err.msg);
+    return v;
+}
+
+/* Lowest rank first, ties leftmost; a symbol that is no token goes byte by byte (dropped here). */
+START_TEST(test_bpe_merges) {
+    const char *m1[] = {"b c", "a b", "a a"};
+    graft_vocab *v = tiny_bpe("gpt-2", m1, 3);
+    ck_assert_int_eq(v->add_bos, 0);
+    ck_assert_int_eq(v->add_space_prefix, 0);
+    EXPECT_IDS(v, "abc", 1, 0, 0, 13);       /* "bc" (rank 0) first, no "a bc" merge */
+    EXPECT_IDS(v, "aaa", 0, 0, 25, 0);       /* leftmost of two equal pairs */
+    EXPECT_IDS(v, "adb", 0, 0, 0, 1);        /* "d" has no token: llama.cpp drops it */
+    EXPECT_IDS(v, "<|e|>", 0, 1, 27);
+    graft_vocab_free(v);
+    const char *m2[] = {"a b", "b c"};
+    v = tiny_bpe("gpt-2", m2, 2);
+    EXPECT_IDS(v, "abc", 0, 0, 12, 2);
+    EXPECT_IDS(v, " a", 0, 0, 4, 0);         /* no merge "Ġ a" */
+    graft_vocab_free(v);
+}
+END_TEST
+
+/* The "default" pre-tokenizer: punctuation runs, GPT-2 words, digit runs, then groups of three
+ * digits; merges never cross a word: a | ,, | b | " " | 123 | 456 | 7. */
+START_TEST(test_bpe_default_pre) {
+    const char *m[] = {", ,", "a ,", "b " G, G " 1", "1 2", "12 3", "4 5", "45 6", "6 7", "3 4"};
+    graft_vocab *v = tiny_bpe("default", m, 10);
+    EXPECT_IDS(v, "a,,b 1234567", 0, 0, 0, 14, 1, 4, 19, 21, 11);
+    graft_vocab_free(v);
+    v = tiny_bpe(NULL, m, 10); /* no tokenizer.ggml.pre: default too */
+    EXPECT_IDS(v, "a,,b 1234567", 0, 0, 0, 14, 1, 4, 19, 21, 11);
+    graft_vocab_free(v);
+    v = tiny_bpe("gpt-2", m, 10); /* GPT-2 alone: a | ,, | b | " 1234567" -> Ġ1 2 3 456 7 */
+    EXPECT_IDS(v, "a,,b 1234567", 0, 0, 0, 14, 1, 17, 6, 7, 21, 11);
+    graft_vocab_free(v);
+}
+END_TEST
+
+/* Pieces in the byte alphabet, a codepoint outside it, and the clean-up of spaces. */
+START_TEST(test_bpe_decode) {
+    const char *m[] = {"a b"};
+    graft_vocab *v = tiny_bpe("gpt-2", m, 1);
+    size_t l;
+    const char *p = graft_token_piece(v, 24, 0, &l); /* "Ġa" */
+    ck_assert(l == 2 && !memcmp(p, " a", 2));
+    p = graft_token_piece(v, 26, 0, &l); /* "€" is no byte of the alphabet */
+    ck_assert_msg(l == 22 && !memcmp(p, "[UNK_BYTE_0xe282ac\xe2\x82\xac]", 22), "%.*s", (int)l, p);
+    const int32_t ids[] = {0, 4, 3, 4, 0, 4, 3}; /* "a , a ," */
+    expect_text(v, ids, 7, 0, 0, "a, a,");
+    graft_vocab_free(v);
+
+    /* invalid UTF-8 is tokenized as U+FFFD, as llama.cpp does */
+    const char *path = tu_shared("vocab/ggml-vocab-gpt-2.gguf");
+    if (!path) return;
+    graft_error err = {0};
+    ck_assert(graft_vocab_load_file(path, &v, &err) == 0);
+    int32_t *ids2;
+    size_t n2;
+    ck_assert(graft_tokenize(v, "\xef\xbf\xbd", 3, 0, 0, &ids2, &n2, &err) == 0);
+    int32_t *ids3;
+    size_t n3;
+    ck_assert(graft_tokenize(v, "\xff", 1, 0, 0, &ids3, &n3, &err) == 0);
+    ck_assert(n2 == n3 && n2 > 0 && !memcmp(ids2, ids3, n2 * sizeof *ids2));
+    free(ids2), free(ids3);
+    graft_vocab_free(v);
+}
+END_TEST
+
+/* GPT-2's contractions are words of their own: "I" "'d", "they" "'re", ... */
+START_TEST(test_bpe_contractions) {
+    const char *path = tu_shared("vocab/ggml-vocab-gpt-2.gguf");
+    if (!path) return;
+    graft_vocab *v;
+    graft_error err = {0};
+    ck_assert(graft_vocab_load_file(path, &v, &err) == 0);
+    const char *words[][2] = {{"I", "'d"}, {"they", "'re"}, {"we", "'ve"}, {"I", "'m"},
+                              {"it", "'ll"}, {"it", "'s"}, {"don", "'t"}};
+    for (int i = 0; i < 7; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "%s%s", words[i][0], words[i][1]);
+        int32_t want[2] = {graft_vocab_find(v, words[i][0], strlen(words[i][0])),
+                           graft_vocab_find(v, words[i][1], strlen(words[i][1]))};
+        ck_assert(want[0] >= 0 && want[1] >= 0);
+        ck_assert(check_ids(v, __func__, text, strlen(text), 0, 0, want, 2));
+    }
+    graft_vocab_free(v);
+}
+END_TEST
+
+/* Codepoint flags (categories, White_Space), llama.cpp's UTF-8 decoding, GPT-2's byte alphabet. */
+START_TEST(test_unicode) {
+    const struct { uint32_t cp; unsigned flags; } f[] = {
+        {'A', GRAFT_CPT_LETTER}, {0x4e2d, GRAFT_CPT_LETTER}, {'7', GRAFT_CPT_NUMBER},
+        {0x663, GRAFT_CPT_NUMBER}, {0x2167, GRAFT_CPT_NUMBER}, {',', GRAFT_CPT_PUNCTUATION},
+        {0xbf, GRAFT_CPT_PUNCTUATION}, {'$', GRAFT_CPT_SYMBOL}, {0x20ac, GRAFT_CPT_SYMBOL},
+        {0x301, GRAFT_CPT_MARK}, {0xe000, GRAFT_CPT_CONTROL}, {0x378, GRAFT_CPT_CONTROL},
+        {0x200b, GRAFT_CPT_CONTROL}, {0x110000, GRAFT_CPT_UNDEFINED},
+        {' ', GRAFT_CPT_SEPARATOR | GRAFT_CPT_WHITESPACE}, {'\n', GRAFT_CPT_CONTROL | GRAFT_CPT_WHITESPACE},
+        {0x85, GRAFT_CPT_CONTROL | GRAFT_CPT_WHITESPACE}, {0xa0, GRAFT_CPT_SEPARATOR | GRAFT_CPT_WHITESPACE},
+        {0x1680, GRAFT_CPT_SEPARATOR | GRAFT_CPT_WHITESPACE}, {0x2028, GRAFT_CPT_SEPARATOR | GRAFT_CPT_WHITESPACE},
+        {0x3000, GRAFT_CPT_SEPARATOR | GRAFT_CPT_WHITESPACE}, {0x1c, GRAFT_CPT_CONTROL},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        ck_assert_msg(graft_cpt_flags(f[i].cp) == f[i].flags, "U+%04X: flags %#x, want %#x", f[i].cp,
+                      graft_cpt_flags(f[i].cp), f[i].flags);
+
+    const struct { const char *s; size_t n; uint32_t cp; size_t len; } d[] = {
+        {"a", 1, 'a', 1}, {"\xc3\xa9", 2, 0xe9, 2}, {"\xe2\x82\xac", 3, 0x20ac, 3},
+        {"\xf0\x9f\x98\x80", 4, 0x1f600, 4}, {"\xc3", 1, 0xfffd, 1}, {"\xe2\x82", 2, 0xfffd, 1},
+        {"\xa9", 1, 0xfffd, 1}, {"\xf8\x80", 2, 0xfffd, 1}, {"\xc0\x80", 2, 0, 2}, /* overlong: accepted */
+        {"\xc3" "a", 2, 0xfffd, 1},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        size_t len;
+        uint32_t cp = graft_utf8_decode(d[i].s, d[i].n, &len);
+        ck_assert_msg(cp == d[i].cp && len == d[i].len, "case %zu: U+%04X/%zu", i, cp, len);
+    }
+    char u[4];
+    ck_assert_uint_eq(graft_utf8_encode(0x1f600, u), 4);
+    ck_assert(!memcmp(u, "\xf0\x9f\x98\x80", 4));
+    ck_assert_uint_eq(graft_utf8_encode(0x200000, u), 3); /* beyond Unicode: U+FFFD */
+
+    ck_assert_uint_eq(graft_byte_to_cpt(' '), 0x120);
+    ck_assert_uint_eq(graft_byte_to_cpt(0), 0x100);
+    ck_assert_uint_eq(graft_byte_to_cpt('A'), 'A');
+    ck_assert_uint_eq(graft_byte_to_cpt(0xad), 0x143);
+    ck_assert_uint_eq(graft_byte_to_cpt(0xff), 0xff);
+    for (int b = 0; b < 256; b++) ck_assert_int_eq(graft_cpt_to_byte(graft_byte_to_cpt((uint8_t)b)), b);
+    ck_assert_int_eq(graft_cpt_to_byte(0x20), -1);
+    ck_assert_int_eq(graft_cpt_to_byte(0x144), -1);
+}
+END_TEST
+
 /* ---- loader errors ------------------------------------------------------------------------------ */
 
 START_TEST(test_vocab_build_errors) {
@@ -551,13 +737,21 @@ START_TEST(test_vocab_build_errors) {
     graft_error err = {0};
     d.n_tokens = 4;
     d.tokens = toks;
-    const char *models[] = {"gpt2", "bert", "rwkv"};
+    const char *models[] = {"bert", "rwkv", "t5"};
     for (int i = 0; i < 3; i++) {
         d.model = models[i];
         ck_assert_int_eq(graft_vocab_build(&d, "m.gguf", &v, &err), GRAFT_E_UNSUPPORTED);
         ck_assert_ptr_null(v);
         ck_assert_msg(strstr(err.msg, models[i]) && strstr(err.msg, "m.gguf"), "%s", err.msg);
     }
+    d.model = "gpt2"; /* a BPE pre-tokenizer graft lacks; then no merges */
+    d.pre = "qwen2";
+    ck_assert_int_eq(graft_vocab_build(&d, "m.gguf", &v, &err), GRAFT_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "'qwen2'"), "%s", err.msg);
+    d.pre = "gpt-2";
+    ck_assert_int_eq(graft_vocab_build(&d, "m.gguf", &v, &err), GRAFT_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "tokenizer.ggml.merges"), "%s", err.msg);
+    d.pre = NULL;
     d.model = "llama";
     d.n_tokens = 5;
     ck_assert_int_eq(graft_vocab_build(&d, "m.gguf", &v, &err), GRAFT_E_FORMAT);
@@ -585,8 +779,9 @@ static int load_written(int breakage, graft_error *err) {
     int32_t ty[] = {2, 3, 3, 1};
     gguf_writer *w = gguf_writer_new();
     ck_assert_ptr_nonnull(w);
-    if (breakage != 1) gguf_writer_add_str(w, "tokenizer.ggml.model", breakage == 2 ? "gpt2" : "llama", 
-                                           breakage == 2 ? 4 : 5);
+    if (breakage == 2 || breakage == 6) gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2", 4);
+    else if (breakage != 1) gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", 5);
+    if (breakage == 6) gguf_writer_add_str(w, "tokenizer.ggml.pre", "gpt-2", 5);
     gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 4);
     if (breakage == 3) gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, sc, 3);
     else gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, sc, 4);
@@ -616,12 +811,13 @@ START_TEST(test_vocab_gguf_errors) {
     const struct { int rc; const char *what; } want[] = {
         {0, NULL},
         {GRAFT_E_FORMAT, "tokenizer.ggml.model"},
-        {GRAFT_E_UNSUPPORTED, "gpt2"},
+        {GRAFT_E_FORMAT, "tokenizer.ggml.merges"}, /* gpt2 without merges */
         {GRAFT_E_FORMAT, "tokenizer.ggml.scores"},
         {GRAFT_E_FORMAT, "tokenizer.ggml.token_type"},
         {GRAFT_E_FORMAT, "eos_token_id"},
+        {GRAFT_E_FORMAT, "tokenizer.ggml.merges"},
     };
-    for (int b = 1; b < 6; b++) {
+    for (int b = 1; b < 7; b++) {
         ck_assert_int_eq(load_written(b, &err), want[b].rc);
         ck_assert_msg(strstr(err.msg, want[b].what) && strstr(err.msg, "vocab.gguf"), "%d: %s", b,
                       err.msg);
@@ -696,6 +892,12 @@ START_TEST(test_cli_tokenize) {
     ck_assert_int_eq(run_cli(args, out, sizeof out, 0), 0);
     ck_assert_str_eq(out, "[1, 15043, 13]\n");
     /* errors: one line on stderr, status 1 */
+    const char *g = tu_shared("vocab/ggml-vocab-gpt-2.gguf");
+    if (g) { /* a BPE vocab-only file */
+        snprintf(args, sizeof args, "tokenize -m '%s' -p 'Hello world' --ids", g);
+        ck_assert_int_eq(run_cli(args, out, sizeof out, 0), 0);
+        ck_assert_str_eq(out, "[15496, 995]\n");
+    }
     ck_assert_int_eq(run_cli("tokenize -m /nonexistent.gguf -p x", out, sizeof out, 1), 1);
     ck_assert(strchr(out, '\n') == out + strlen(out) - 1 && strstr(out, "/nonexistent.gguf"));
     ck_assert_int_eq(run_cli("tokenize -p x", out, sizeof out, 1), 1);
@@ -716,11 +918,18 @@ Suite *suite_tokenizer(void) {
     tcase_add_test(tc, test_spm_bos_eos_empty);
     tcase_add_test(tc, test_spm_decode);
     tcase_add_test(tc, test_spm_stream);
+    tcase_add_test(tc, test_bpe_merges);
+    tcase_add_test(tc, test_bpe_default_pre);
+    tcase_add_test(tc, test_bpe_decode);
+    tcase_add_test(tc, test_bpe_contractions);
+    tcase_add_test(tc, test_unicode);
     tcase_add_test(tc, test_vocab_build_errors);
     tcase_add_test(tc, test_vocab_gguf_errors);
     tcase_add_test(tc, test_llama_spm_vectors);
     tcase_add_test(tc, test_phi3_vectors);
+    tcase_add_test(tc, test_bpe_vectors);
     tcase_add_test(tc, test_llama_spm_roundtrip);
+    tcase_add_test(tc, test_bpe_roundtrip);
     tcase_add_test(tc, test_fixture_prompts);
     tcase_add_test(tc, test_spm_long_text);
     tcase_add_test(tc, test_cli_tokenize);
