@@ -1,12 +1,10 @@
-/* gguf.c - the GGUF reader: maps a file read-only, validates its whole metadata and tensor table at
- * open, and answers queries from indexes built then (keys and tensor names sorted for binary
- * search, per-array offset tables for arrays of strings, descriptors for nested arrays). After
- * open nothing is written, so a handle may be shared by threads. Layout and checks:
+/* gguf.c - the GGUF reader's open: maps a file read-only, validates its whole metadata and tensor
+ * table, and builds the indexes the queries (gguf_query.c) answer from: keys and tensor names
+ * sorted for binary search, per-array offset tables for arrays of strings, descriptors for nested
+ * arrays. After open nothing is written, so a handle may be shared by threads. Layout and checks:
  * docs/formats.md, section GGUF. The ggml type table is in gguf_types.c. */
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,54 +13,14 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "gguf_impl.h"
 #include "graft.h"
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the GGUF reader reads little-endian fields in place: it needs a little-endian host"
-#endif
 
 #define GGUF_HEADER_BYTES 24  /* magic, version, tensor count, kv count */
 #define GGUF_MIN_KV_BYTES 14  /* key length 8 + key >= 1 + value type 4 + value >= 1 */
 #define GGUF_MIN_TI_BYTES 33  /* name length 8 + name >= 1 + n_dims 4 + ne 8 + type 4 + offset 8 */
 #define GGUF_MAX_DEPTH 16     /* arrays nested deeper than this are refused */
 #define GGUF_DEFAULT_ALIGNMENT 32
-
-/* An array value: where its elements are and how to reach element j in O(1). */
-typedef struct arr_desc {
-    int elem_type;
-    uint64_t n;
-    const unsigned char *data;  /* first element, in the mapping */
-    const uint64_t *offs;       /* STRING elements: byte offset of element j from data */
-    const struct arr_desc *sub; /* ARRAY elements: the n sub-arrays */
-} arr_desc;
-
-typedef struct kv_rec {
-    const char *key;          /* NUL-terminated copy in g->names */
-    int type;
-    const unsigned char *val; /* the value's bytes in the mapping (after its type) */
-    const arr_desc *arr;      /* ARRAY values */
-} kv_rec;
-
-typedef struct name_ix {
-    const char *s;
-    int64_t i;
-} name_ix;
-
-struct graft_gguf {
-    char *path;
-    const unsigned char *map;
-    size_t size;
-    uint32_t version, alignment;
-    size_t data_off;
-    int64_t n_kv, n_tensors;
-    kv_rec *kv;
-    graft_gguf_tensor *tensors;
-    name_ix *kv_ix, *t_ix; /* sorted by key / name */
-    char *names;           /* keys then tensor names, each NUL-terminated */
-    arr_desc *descs;
-    size_t n_desc;
-    uint64_t *offs;
-};
 
 /* ================================================================================================
  * Parsing. parse_all runs twice over the same bytes: pass 0 validates the structure and counts what
@@ -81,18 +39,6 @@ typedef struct parser {
     char ctx[160];                  /* the item being read, for messages */
 } parser;
 
-static uint32_t rd32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t rd64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static int need(parser *P, uint64_t n, const char *what) {
     if (n <= P->size - P->pos) return 0;
     return graft_error_set(P->err, GRAFT_E_FORMAT,
@@ -104,7 +50,7 @@ static int need(parser *P, uint64_t n, const char *what) {
 static int take_u32(parser *P, uint32_t *v, const char *what) {
     int rc = need(P, 4, what);
     if (rc) return rc;
-    *v = rd32(P->b + P->pos);
+    *v = gguf_rd32(P->b + P->pos);
     P->pos += 4;
     return 0;
 }
@@ -112,7 +58,7 @@ static int take_u32(parser *P, uint32_t *v, const char *what) {
 static int take_u64(parser *P, uint64_t *v, const char *what) {
     int rc = need(P, 8, what);
     if (rc) return rc;
-    *v = rd64(P->b + P->pos);
+    *v = gguf_rd64(P->b + P->pos);
     P->pos += 8;
     return 0;
 }
@@ -131,23 +77,6 @@ static int take_str(parser *P, const unsigned char **s, uint64_t *len, const cha
     return 0;
 }
 
-static int scalar_size(int type) {
-    switch (type) {
-    case GRAFT_GGUF_U8:
-    case GRAFT_GGUF_I8:
-    case GRAFT_GGUF_BOOL: return 1;
-    case GRAFT_GGUF_U16:
-    case GRAFT_GGUF_I16: return 2;
-    case GRAFT_GGUF_U32:
-    case GRAFT_GGUF_I32:
-    case GRAFT_GGUF_F32: return 4;
-    case GRAFT_GGUF_U64:
-    case GRAFT_GGUF_I64:
-    case GRAFT_GGUF_F64: return 8;
-    default: return 0;
-    }
-}
-
 static int bad_bool(parser *P, size_t at) {
     return graft_error_set(P->err, GRAFT_E_FORMAT, "%s: bool value %u at offset %zu in %s (must be 0 or 1)",
                            P->path, P->b[at], at, P->ctx);
@@ -155,7 +84,7 @@ static int bad_bool(parser *P, size_t at) {
 
 /* One value of `type` at P->pos. ARRAY values describe themselves into *slot (pass 1). */
 static int parse_value(parser *P, int type, int depth, arr_desc *slot) {
-    int sz = scalar_size(type), rc;
+    int sz = gguf_scalar_size(type), rc;
     if (sz) {
         if ((rc = need(P, (uint64_t)sz, "value"))) return rc;
         if (type == GRAFT_GGUF_BOOL && P->b[P->pos] > 1) return bad_bool(P, P->pos);
@@ -177,7 +106,7 @@ static int parse_value(parser *P, int type, int depth, arr_desc *slot) {
         return graft_error_set(P->err, GRAFT_E_FORMAT, "%s: %s: unknown array element type %u at offset %zu",
                                P->path, P->ctx, et, P->pos - 4);
     if ((rc = take_u64(P, &n, "array count"))) return rc;
-    int esz = scalar_size((int)et);
+    int esz = gguf_scalar_size((int)et);
     uint64_t min = esz ? (uint64_t)esz : et == GRAFT_GGUF_STRING ? 8 : 12;
     if (n > (P->size - P->pos) / min)
         return graft_error_set(P->err, GRAFT_E_FORMAT,
@@ -263,7 +192,7 @@ static int parse_kvs(parser *P) {
             if (type != GRAFT_GGUF_U32)
                 return graft_error_set(P->err, GRAFT_E_FORMAT, "%s: general.alignment has type %s, must be u32",
                                        P->path, graft_gguf_type_name((int)type));
-            alignment = rd32(val);
+            alignment = gguf_rd32(val);
             if (alignment == 0 || (alignment & (alignment - 1)))
                 return graft_error_set(P->err, GRAFT_E_FORMAT,
                                        "%s: general.alignment is %u, must be a non-zero power of two", P->path,
@@ -436,7 +365,7 @@ static int check_header(const unsigned char *b, size_t size, const char *path, g
     if (size < GGUF_HEADER_BYTES)
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: truncated: %zu bytes is too short for a GGUF header (%d)",
                                path, size, GGUF_HEADER_BYTES);
-    uint32_t v = rd32(b + 4);
+    uint32_t v = gguf_rd32(b + 4);
     if (v != 2 && v != 3) {
         uint32_t sw = __builtin_bswap32(v);
         if (sw >= 1 && sw <= 3)
@@ -445,7 +374,7 @@ static int check_header(const unsigned char *b, size_t size, const char *path, g
         return graft_error_set(err, GRAFT_E_UNSUPPORTED,
                                "%s: unsupported GGUF version %u (graft reads versions 2 and 3)", path, v);
     }
-    uint64_t nt = rd64(b + 8), nkv = rd64(b + 16), room = size - GGUF_HEADER_BYTES;
+    uint64_t nt = gguf_rd64(b + 8), nkv = gguf_rd64(b + 16), room = size - GGUF_HEADER_BYTES;
     if (nkv > room / GGUF_MIN_KV_BYTES || nt > room / GGUF_MIN_TI_BYTES ||
         nkv * GGUF_MIN_KV_BYTES + nt * GGUF_MIN_TI_BYTES > room)
         return graft_error_set(err, GRAFT_E_FORMAT,
@@ -534,200 +463,4 @@ void graft_gguf_close(graft_gguf *g) {
     free(g->offs);
     free(g->names);
     free(g);
-}
-
-/* ================================================================================================
- * Queries: all O(1) or O(log n), safe with any argument.
- * ============================================================================================= */
-
-const char *graft_gguf_path(const graft_gguf *g) { return g ? g->path : NULL; }
-uint32_t graft_gguf_version(const graft_gguf *g) { return g ? g->version : 0; }
-uint32_t graft_gguf_alignment(const graft_gguf *g) { return g ? g->alignment : 0; }
-size_t graft_gguf_file_size(const graft_gguf *g) { return g ? g->size : 0; }
-size_t graft_gguf_data_offset(const graft_gguf *g) { return g ? g->data_off : 0; }
-int64_t graft_gguf_n_kv(const graft_gguf *g) { return g ? g->n_kv : 0; }
-int64_t graft_gguf_n_tensors(const graft_gguf *g) { return g ? g->n_tensors : 0; }
-
-const char *graft_gguf_kv_key(const graft_gguf *g, int64_t i) {
-    return g && i >= 0 && i < g->n_kv ? g->kv[i].key : NULL;
-}
-
-static int64_t find_ix(const name_ix *ix, int64_t n, const char *s) {
-    if (!s) return -1;
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ix[mid].s, s);
-        if (c == 0) return ix[mid].i;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return -1;
-}
-
-int64_t graft_gguf_find_kv(const graft_gguf *g, const char *key) { return g ? find_ix(g->kv_ix, g->n_kv, key) : -1; }
-
-int64_t graft_gguf_find_tensor(const graft_gguf *g, const char *name) {
-    return g ? find_ix(g->t_ix, g->n_tensors, name) : -1;
-}
-
-static graft_gguf_value none(void) { return (graft_gguf_value){.type = -1, .arr_type = -1}; }
-
-/* The value of `type` whose bytes start at p (validated at open). */
-static graft_gguf_value decode(int type, const unsigned char *p, const arr_desc *arr) {
-    graft_gguf_value v = none();
-    v.type = type;
-    switch (type) {
-    case GRAFT_GGUF_U8: v.u = p[0]; break;
-    case GRAFT_GGUF_I8: v.i = (int8_t)p[0]; break;
-    case GRAFT_GGUF_BOOL: v.u = p[0]; break;
-    case GRAFT_GGUF_U16: { uint16_t x; memcpy(&x, p, 2); v.u = x; break; }
-    case GRAFT_GGUF_I16: { int16_t x; memcpy(&x, p, 2); v.i = x; break; }
-    case GRAFT_GGUF_U32: v.u = rd32(p); break;
-    case GRAFT_GGUF_I32: { int32_t x; memcpy(&x, p, 4); v.i = x; break; }
-    case GRAFT_GGUF_F32: { float x; memcpy(&x, p, 4); v.f = x; break; }
-    case GRAFT_GGUF_U64: v.u = rd64(p); break;
-    case GRAFT_GGUF_I64: { int64_t x; memcpy(&x, p, 8); v.i = x; break; }
-    case GRAFT_GGUF_F64: { double x; memcpy(&x, p, 8); v.f = x; break; }
-    case GRAFT_GGUF_STRING:
-        v.len = rd64(p);
-        v.str = (const char *)p + 8;
-        break;
-    case GRAFT_GGUF_ARRAY:
-        v.arr_type = arr->elem_type;
-        v.arr_n = arr->n;
-        v.handle = arr;
-        break;
-    default: return none();
-    }
-    return v;
-}
-
-graft_gguf_value graft_gguf_kv_value(const graft_gguf *g, int64_t i) {
-    if (!g || i < 0 || i >= g->n_kv) return none();
-    return decode(g->kv[i].type, g->kv[i].val, g->kv[i].arr);
-}
-
-/* The array descriptor behind a value, when it is one of g's. */
-static const arr_desc *desc_of(const graft_gguf *g, const graft_gguf_value *arr) {
-    if (!g || !arr || arr->type != GRAFT_GGUF_ARRAY || !arr->handle) return NULL;
-    const arr_desc *d = arr->handle;
-    if (d < g->descs || d >= g->descs + g->n_desc) return NULL;
-    return d;
-}
-
-graft_gguf_value graft_gguf_arr_get(const graft_gguf *g, const graft_gguf_value *arr, uint64_t j) {
-    const arr_desc *d = desc_of(g, arr);
-    if (!d || j >= d->n) return none();
-    int esz = scalar_size(d->elem_type);
-    if (esz) return decode(d->elem_type, d->data + j * (uint64_t)esz, NULL);
-    if (d->elem_type == GRAFT_GGUF_STRING) return decode(GRAFT_GGUF_STRING, d->data + d->offs[j], NULL);
-    return decode(GRAFT_GGUF_ARRAY, NULL, &d->sub[j]);
-}
-
-const void *graft_gguf_arr_data(const graft_gguf *g, const graft_gguf_value *arr) {
-    const arr_desc *d = desc_of(g, arr);
-    return d && scalar_size(d->elem_type) ? d->data : NULL;
-}
-
-graft_gguf_tensor graft_gguf_tensor_info(const graft_gguf *g, int64_t i) {
-    if (!g || i < 0 || i >= g->n_tensors) return (graft_gguf_tensor){.type = -1};
-    return g->tensors[i];
-}
-
-/* ================================================================================================
- * Typed getters
- * ============================================================================================= */
-
-static int lookup(const graft_gguf *g, const char *key, graft_gguf_value *v, graft_error *err) {
-    if (!g || !key) return graft_error_set(err, GRAFT_E_INVALID, "graft_gguf_get: NULL argument");
-    int64_t i = graft_gguf_find_kv(g, key);
-    if (i < 0) return graft_error_set(err, GRAFT_E_NOTFOUND, "%s: key '%s' not found", g->path, key);
-    *v = graft_gguf_kv_value(g, i);
-    return GRAFT_OK;
-}
-
-static int wrong_type(const graft_gguf *g, const char *key, const graft_gguf_value *v, const char *want,
-                      graft_error *err) {
-    return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s' has type %s, expected %s", g->path, key,
-                           graft_gguf_type_name(v->type), want);
-}
-
-static int is_unsigned(int t) {
-    return t == GRAFT_GGUF_U8 || t == GRAFT_GGUF_U16 || t == GRAFT_GGUF_U32 || t == GRAFT_GGUF_U64;
-}
-
-static int is_signed(int t) {
-    return t == GRAFT_GGUF_I8 || t == GRAFT_GGUF_I16 || t == GRAFT_GGUF_I32 || t == GRAFT_GGUF_I64;
-}
-
-int graft_gguf_get_u32(const graft_gguf *g, const char *key, uint32_t *out, graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (!is_unsigned(v.type) && !is_signed(v.type)) return wrong_type(g, key, &v, "an integer", err);
-    if (is_unsigned(v.type) && v.u > UINT32_MAX)
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s': value %llu does not fit in u32", g->path, key,
-                               (unsigned long long)v.u);
-    if (is_signed(v.type) && (v.i < 0 || v.i > (int64_t)UINT32_MAX))
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s': value %lld does not fit in u32", g->path, key,
-                               (long long)v.i);
-    *out = is_unsigned(v.type) ? (uint32_t)v.u : (uint32_t)v.i;
-    return GRAFT_OK;
-}
-
-int graft_gguf_get_i64(const graft_gguf *g, const char *key, int64_t *out, graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (!is_unsigned(v.type) && !is_signed(v.type)) return wrong_type(g, key, &v, "an integer", err);
-    if (is_unsigned(v.type) && v.u > (uint64_t)INT64_MAX)
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s': value %llu does not fit in i64", g->path, key,
-                               (unsigned long long)v.u);
-    *out = is_unsigned(v.type) ? (int64_t)v.u : v.i;
-    return GRAFT_OK;
-}
-
-int graft_gguf_get_f32(const graft_gguf *g, const char *key, float *out, graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (v.type != GRAFT_GGUF_F32 && v.type != GRAFT_GGUF_F64) return wrong_type(g, key, &v, "f32 or f64", err);
-    if (isfinite(v.f) && fabs(v.f) > FLT_MAX)
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s': value %g does not fit in f32", g->path, key, v.f);
-    *out = (float)v.f;
-    return GRAFT_OK;
-}
-
-int graft_gguf_get_bool(const graft_gguf *g, const char *key, int *out, graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (v.type != GRAFT_GGUF_BOOL) return wrong_type(g, key, &v, "bool", err);
-    *out = (int)v.u;
-    return GRAFT_OK;
-}
-
-int graft_gguf_get_str(const graft_gguf *g, const char *key, const char **s, size_t *len, graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (v.type != GRAFT_GGUF_STRING) return wrong_type(g, key, &v, "string", err);
-    if (s) *s = v.str;
-    if (len) *len = (size_t)v.len;
-    return GRAFT_OK;
-}
-
-int graft_gguf_get_arr(const graft_gguf *g, const char *key, int elem_type, graft_gguf_value *out,
-                       graft_error *err) {
-    graft_gguf_value v;
-    int rc = lookup(g, key, &v, err);
-    if (rc) return rc;
-    if (v.type != GRAFT_GGUF_ARRAY) return wrong_type(g, key, &v, "array", err);
-    if (elem_type >= 0 && v.arr_type != elem_type)
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: key '%s' is an array of %s, expected an array of %s",
-                               g->path, key, graft_gguf_type_name(v.arr_type),
-                               graft_gguf_type_name(elem_type) ? graft_gguf_type_name(elem_type) : "?");
-    if (out) *out = v;
-    return GRAFT_OK;
 }
