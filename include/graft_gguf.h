@@ -69,7 +69,8 @@ typedef struct graft_gguf_value {
 
 graft_gguf_value graft_gguf_kv_value(const graft_gguf *g, int64_t i);
 /* Element j of an array value (nested arrays give array values). j out of range or a value that
- * is not an array yields a value of type -1. O(1) for arrays of fixed-size elements. */
+ * is not one of g's arrays yields a value of type -1. O(1) for every element type (arrays of
+ * strings and of arrays are indexed at open). */
 graft_gguf_value graft_gguf_arr_get(const graft_gguf *g, const graft_gguf_value *arr, uint64_t j);
 /* Raw little-endian elements of a numeric array (possibly unaligned), or NULL for strings and
  * nested arrays. */
@@ -98,7 +99,7 @@ typedef struct graft_gguf_tensor {
     int64_t ne[4];     /* ggml order: ne[0] innermost; unused dims are 1 */
     uint64_t offset;   /* from the start of the data section */
     size_t nbytes;
-    const void *data;  /* into the mapping */
+    const void *data;  /* into the mapping, aligned to graft_gguf_alignment; NULL when nbytes is 0 */
 } graft_gguf_tensor;
 
 int64_t graft_gguf_n_tensors(const graft_gguf *g);
