@@ -84,7 +84,7 @@ $(BUILD)/graft-tests: $(TEST_OBJ) $(BUILD)/libgraft.a
 
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/graft-tests $(BUILD)/graft
-	GRAFT_CLI=$(BUILD)/graft ./$(BUILD)/graft-tests
+	GRAFT_CLI=$(BUILD)/graft $(BUILD)/graft-tests
 
 # ---- benchmarks ----
 # bench/bench_*.c are programs; the other bench/*.c (shared probes) are linked into each.
