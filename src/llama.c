@@ -119,6 +119,8 @@ int graft_llama_load(graft_model *m, graft_error *err) {
     if ((rc = get_tensor(m, "token_embd.weight", E, V, 0, &m->tok_embd, err)) ||
         (rc = get_tensor(m, "output_norm.weight", E, 0, 1, &m->out_norm, err)))
         return rc;
+    /* a token reads one embedding row, not the matrix: only the output head counts per token */
+    m->weight_bytes -= graft_tensor_nbytes(&m->tok_embd);
     if (graft_gguf_find_tensor(m->gguf, "output.weight") >= 0) {
         if ((rc = get_tensor(m, "output.weight", E, V, 0, &m->output, err))) return rc;
     } else {
