@@ -237,6 +237,7 @@ typedef struct graft_vision_ctx_params {
     int n_threads;   /* >= 1 */
     int select;      /* GRAFT_VISION_SELECT_* */
     int keep_hidden; /* keep every hidden state of the last encode (parity checks, research) */
+    int n_text_max;  /* most conditioning tokens encode takes (projectors that read text); 0 */
 } graft_vision_ctx_params;
 
 graft_vision_ctx_params graft_vision_ctx_default_params(void);
@@ -248,7 +249,7 @@ int graft_vision_ctx_n_tokens(const graft_vision_ctx *c); /* rows encode writes 
 
 /* Encodes one image: pixels (3, S, S) f32, CHW, already normalised; writes
  * out (graft_vision_ctx_n_tokens, graft_vision_n_embd). text_ids: the instruction's token ids for
- * projectors conditioned on it (none of LLaVA's); NULL and 0 otherwise. */
+ * projectors conditioned on it (none of LLaVA's; at most n_text_max); NULL and 0 otherwise. */
 int graft_vision_encode(graft_vision_ctx *c, const float *pixels, const int32_t *text_ids,
                         int n_text, float *out);
 /* After an encode: the projector's input (*n_rows, *n_cols), i.e. the selected rows of the

@@ -334,13 +334,19 @@ int graft_vision_ctx_new(const graft_vision *v, const graft_vision_ctx_params *p
     if (p.n_threads < 1) p.n_threads = 1;
     if (p.select != GRAFT_VISION_SELECT_DEFAULT && p.select != GRAFT_VISION_SELECT_FULL)
         return graft_error_set(err, GRAFT_E_INVALID, "vision context: unknown feature selection %d", p.select);
+    if (p.n_text_max < 0 || p.n_text_max > (1 << 20))
+        return graft_error_set(err, GRAFT_E_INVALID, "vision context: n_text_max %d is out of range", p.n_text_max);
     const graft_clip_hparams *hp = &v->hp;
+    const int n_feat_rows = p.select == GRAFT_VISION_SELECT_FULL ? hp->n_pos : hp->n_patches;
+    if (v->proj.ops->n_out_tokens(&v->proj, n_feat_rows) < 1)
+        return graft_error_set(err, GRAFT_E_UNSUPPORTED, "vision context: the %s projector cannot take "
+                               "%d feature rows", v->proj_name, n_feat_rows);
     graft_vision_ctx *c = calloc(1, sizeof *c);
     if (!c) return graft_error_set(err, GRAFT_E_NOMEM, "out of memory creating a vision context");
     c->vis = v;
     c->params = p;
     c->kt = graft_kernels_get();
-    c->n_feat_rows = p.select == GRAFT_VISION_SELECT_FULL ? hp->n_pos : hp->n_patches;
+    c->n_feat_rows = n_feat_rows;
 
     const size_t T = (size_t)hp->n_pos, D = (size_t)hp->n_embd, F = (size_t)hp->n_ff, f = sizeof(float);
     const size_t K = 3 * (size_t)hp->patch_size * (size_t)hp->patch_size;
@@ -351,19 +357,16 @@ int graft_vision_ctx_new(const graft_vision *v, const graft_vision_ctx_params *p
         const graft_tensor *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->fc1, &L->fc2};
         for (int i = 0; i < 6; i++) mm = max_sz(mm, graft_linear_scratch_bytes(ws[i], (int)T, p.n_threads));
     }
-    graft_attn_params ap = {.n_q = (int)T, .n_kv = (int)T, .n_head = hp->n_head, .n_head_kv = hp->n_head,
-                            .head_dim = hp->head_dim, .causal = 0, .kv_type = GRAFT_TYPE_F32};
-    const size_t att = graft_attention_scratch_floats(&ap, p.n_threads) * f;
-    const size_t proj = v->proj.ops->scratch_bytes(&v->proj, c->n_feat_rows, p.n_threads);
+    const size_t proj = v->proj.ops->scratch_bytes(&v->proj, c->n_feat_rows, p.n_text_max, p.n_threads);
     const size_t hidden = p.keep_hidden ? (size_t)(hp->n_run + 1) * T * D * f : 0;
 
     size_t sizes[] = {(size_t)hp->n_patches * K * f, T * D * f, T * D * f, T * D * f, T * D * f,
                       T * D * f, T * D * f, T * F * f, hidden, (size_t)c->n_feat_rows * Df * f,
-                      mm, att, proj};
+                      mm, T * T * f, (size_t)hp->head_dim * T * f, proj};
     void **slots[] = {(void **)&c->col, (void **)&c->x, (void **)&c->xn, (void **)&c->q,
                       (void **)&c->k, (void **)&c->v, (void **)&c->att, (void **)&c->ff,
                       (void **)&c->hidden, (void **)&c->feats, &c->mm_scratch,
-                      (void **)&c->att_scratch, &c->proj_scratch};
+                      (void **)&c->scores, (void **)&c->vt, &c->proj_scratch};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 63) & ~(size_t)63;
     if (graft_arena_init(&c->arena, total) != GRAFT_OK) {
@@ -426,6 +429,34 @@ static void gather_features(graft_vision_ctx *c, int k) {
     if (c->hidden) memcpy(c->hidden + (size_t)k * hp->n_pos * D, c->x, (size_t)hp->n_pos * D * sizeof(float));
 }
 
+/* att (T, D) = softmax(scale q_h k_h^T) v_h for every head h: bidirectional attention as two
+ * matmuls per head, so that the T x T products take the batched matmul paths (OpenBLAS for large
+ * T). graft_attention's per-query dot products are built for decoding; here they cost ten times
+ * the matmul time for ViT-L/14-336. Every row is computed by one thread in a fixed order, so the
+ * result does not depend on the thread count. */
+static void vit_attention(graft_vision_ctx *c) {
+    const graft_clip_hparams *hp = &c->vis->hp;
+    const graft_kernels *kt = c->kt;
+    const int T = hp->n_pos, D = hp->n_embd, hd = hp->head_dim, nt = c->params.n_threads;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < hp->n_head; h++) {
+        /* scores (T, T) = q_h (T, hd) . k_h^T, k_h rows D floats apart */
+        graft_matmul(kt, GRAFT_TYPE_F32, c->k + (size_t)h * hd, (size_t)D * sizeof(float), T, hd,
+                     c->q + (size_t)h * hd, D, T, c->scores, T, c->mm_scratch, nt, 0);
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int i = 0; i < T; i++) {
+            float *row = c->scores + (size_t)i * T;
+            kt->scale(T, scale, row, row);
+            kt->softmax(T, row);
+        }
+        /* v_h^T (hd, T), then att[:, h] (T, hd) = scores . v_h */
+        for (int j = 0; j < T; j++)
+            for (int d = 0; d < hd; d++) c->vt[(size_t)d * T + j] = c->v[(size_t)j * D + (size_t)h * hd + d];
+        graft_matmul(kt, GRAFT_TYPE_F32, c->vt, (size_t)T * sizeof(float), hd, T, c->scores, T, T,
+                     c->att + (size_t)h * hd, D, c->mm_scratch, nt, 0);
+    }
+}
+
 static void block_forward(graft_vision_ctx *c, const graft_clip_layer *L) {
     const graft_clip_hparams *hp = &c->vis->hp;
     const graft_kernels *kt = c->kt;
@@ -437,13 +468,7 @@ static void block_forward(graft_vision_ctx *c, const graft_clip_layer *L) {
     graft_linear(kt, &L->wq, L->bq, c->xn, T, c->q, c->mm_scratch, nt); /* (T, D) */
     graft_linear(kt, &L->wk, L->bk, c->xn, T, c->k, c->mm_scratch, nt); /* (T, D) */
     graft_linear(kt, &L->wv, L->bv, c->xn, T, c->v, c->mm_scratch, nt); /* (T, D) */
-    graft_attn_params ap = {
-        .n_q = T, .n_kv = T, .n_head = hp->n_head, .n_head_kv = hp->n_head, .head_dim = hp->head_dim,
-        .causal = 0, .q_pos0 = 0, .scale = 1.0f / sqrtf((float)hp->head_dim), .mask = NULL,
-        .kv_type = GRAFT_TYPE_F32,
-    };
-    graft_attention(kt, &ap, c->q, D, c->k, (size_t)D * sizeof(float), c->v, (size_t)D * sizeof(float),
-                    c->att, D, c->att_scratch, nt);                      /* (T, D) */
+    vit_attention(c);                                                    /* (T, D) */
     graft_linear(kt, &L->wo, L->bo, c->att, T, c->xn, c->mm_scratch, nt); /* (T, D) */
     kt->add((int64_t)T * D, c->x, c->xn, c->x);
 
@@ -493,6 +518,11 @@ int graft_vision_encode(graft_vision_ctx *c, const float *pixels, const int32_t 
         snprintf(c->err, sizeof c->err, "vision encode: %s", !pixels ? "no pixels given"
                  : !out ? "no output buffer given" : "invalid conditioning text");
         return GRAFT_E_INVALID;
+    }
+    if (n_text > c->params.n_text_max) {
+        snprintf(c->err, sizeof c->err, "vision encode: %d conditioning tokens > n_text_max %d",
+                 n_text, c->params.n_text_max);
+        return GRAFT_E_LIMIT;
     }
     const graft_vision *v = c->vis;
     double t0 = now_ms();

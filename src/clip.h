@@ -80,7 +80,8 @@ struct graft_vision_ctx {
     float *hidden;              /* (n_run + 1, T, D) when keep_hidden, else NULL */
     float *feats;               /* (Nt, Df) the projector's input */
     void *mm_scratch;           /* graft_matmul scratch, the largest over the ViT's matrices */
-    float *att_scratch;         /* graft_attention scratch */
+    float *scores;              /* (T, T) one head's attention weights */
+    float *vt;                  /* (hd, T) one head's values, transposed */
     void *proj_scratch;         /* the projector's scratch */
 };
 

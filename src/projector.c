@@ -166,7 +166,8 @@ static int same_tokens(const graft_projector *p, int n_in) {
     return n_in;
 }
 
-static size_t linear_scratch(const graft_projector *p, int n_in, int n_threads) {
+static size_t linear_scratch(const graft_projector *p, int n_in, int n_text_max, int n_threads) {
+    (void)n_text_max;
     const proj_linear *s = p->state;
     return graft_linear_scratch_bytes(&s->w0, n_in, n_threads);
 }
@@ -214,7 +215,8 @@ static int mlp_load(graft_projector *p, graft_wloader *wl, graft_error *err) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-static size_t mlp_scratch(const graft_projector *p, int n_in, int n_threads) {
+static size_t mlp_scratch(const graft_projector *p, int n_in, int n_text_max, int n_threads) {
+    (void)n_text_max;
     const proj_mlp *s = p->state;
     size_t a = graft_linear_scratch_bytes(&s->w0, n_in, n_threads);
     size_t b = graft_linear_scratch_bytes(&s->w2, n_in, n_threads);

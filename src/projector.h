@@ -70,8 +70,8 @@ typedef struct graft_projector graft_projector;
 typedef struct graft_projector_run {
     const graft_kernels *kt;
     int n_threads;
-    void *scratch;               /* scratch_bytes(p, n_in, n_threads) bytes, 64-byte aligned */
-    const int32_t *text_ids;
+    void *scratch;               /* scratch_bytes(p, n_in, n_text_max, n_threads) bytes, 64-byte aligned */
+    const int32_t *text_ids;     /* (n_text), n_text <= the n_text_max scratch was sized for */
     int n_text;
 } graft_projector_run;
 
@@ -82,9 +82,12 @@ typedef struct graft_projector_ops {
      * sets p->d_out and p->state. On failure the caller calls free(). */
     int (*load)(graft_projector *p, graft_wloader *wl, graft_error *err);
     void (*free)(graft_projector *p); /* releases p->state (may be NULL) */
+    /* Rows forward writes for n_in input rows; < 1 when it cannot take n_in rows (a pooling
+     * projector given a row count that is not a square grid). */
     int (*n_out_tokens)(const graft_projector *p, int n_in);
-    /* Scratch bytes forward needs for n_in rows, for the context's arena. */
-    size_t (*scratch_bytes)(const graft_projector *p, int n_in, int n_threads);
+    /* Scratch bytes forward needs for n_in rows and up to n_text_max conditioning tokens, for the
+     * context's arena (sized once). */
+    size_t (*scratch_bytes)(const graft_projector *p, int n_in, int n_text_max, int n_threads);
     /* out (n_out_tokens(n_in), d_out) from feats (n_in, d_in). Allocates nothing. */
     int (*forward)(const graft_projector *p, const float *feats, int n_in, float *out,
                    const graft_projector_run *run);

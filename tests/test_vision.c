@@ -581,6 +581,21 @@ START_TEST(test_errors) {
     float out[16 * 40];
     ck_assert_int_eq(graft_vision_encode(c, NULL, NULL, 0, out), GRAFT_E_INVALID);
     ck_assert(strstr(graft_vision_ctx_last_error(c), "pixels") != NULL);
+    /* conditioning text: more than n_text_max is refused; LLaVA's projectors ignore it */
+    float *pix = read_pixels(FIX "a-quickgelu-mlp/pixels.f32", 32);
+    const int32_t ids[3] = {5, 6, 7};
+    ck_assert_int_eq(graft_vision_encode(c, pix, ids, 3, out), GRAFT_E_LIMIT);
+    ck_assert(strstr(graft_vision_ctx_last_error(c), "n_text_max 0") != NULL);
+    graft_vision_ctx_params tp = graft_vision_ctx_default_params();
+    tp.n_text_max = 3;
+    graft_vision_ctx *ct = NULL;
+    ck_assert_int_eq(graft_vision_ctx_new(v, &tp, &ct, &e), GRAFT_OK);
+    float out2[16 * 40];
+    ck_assert_int_eq(graft_vision_encode(ct, pix, ids, 3, out2), GRAFT_OK);
+    ck_assert_int_eq(graft_vision_encode(c, pix, NULL, 0, out), GRAFT_OK);
+    ck_assert(!memcmp(out, out2, sizeof out));
+    graft_vision_ctx_free(ct);
+    free(pix);
     graft_vision_ctx_params bad = graft_vision_ctx_default_params();
     bad.select = 7;
     graft_vision_ctx *c2 = NULL;
