@@ -262,6 +262,57 @@ const float *graft_vision_ctx_hidden(const graft_vision_ctx *c, int k);
 /* Milliseconds the last encode spent in the ViT and in the projector. */
 void graft_vision_ctx_timings(const graft_vision_ctx *c, double *vit_ms, double *proj_ms);
 
+/* ---- the multimodal pipeline ------------------------------------------------------------- */
+
+/* A LLaVA-style session: a decoder context, a vision context, and a cache of image embeddings
+ * keyed by the pixels' content, so a second question about the same image does not re-encode it.
+ * The prompt text carries one marker ("<image>") per image; the text around the markers is
+ * tokenized as Hugging Face's Llama tokenizer does with <image> as an added token (legacy=False:
+ * no extra prefix space after an image), and the projector's rows take the markers' places. */
+typedef struct graft_mm graft_mm;
+
+/* One image: a file, raw 8-bit RGB (w x h, rows of 3w bytes), or already-normalised pixels
+ * (3, S, S) float32 with S the vision tower's image size. Exactly one of path/rgb/pixels is set. */
+typedef struct graft_image_input {
+    const char *path;
+    const unsigned char *rgb;
+    int w, h;
+    const float *pixels;
+} graft_image_input;
+
+enum { GRAFT_MM_MODE_CROP = 0, GRAFT_MM_MODE_PAD = 1, GRAFT_MM_MODE_RESIZE = 2 };
+
+typedef struct graft_mm_params {
+    const char *marker;  /* "<image>" */
+    int image_mode;      /* GRAFT_MM_MODE_PAD (LLaVA-1.5's expand2square), CROP (CLIPImageProcessor) or RESIZE */
+    int cache_images;    /* image embeddings kept for reuse (4) */
+    int64_t max_pixels;  /* decoded-image limit; 0 = 64 Mpixel */
+} graft_mm_params;
+
+typedef struct graft_mm_timings {
+    double image_decode_ms, preprocess_ms, vision_ms, projector_ms, prefill_ms;
+    int n_images_encoded, n_images_cached, n_text_tokens, n_image_tokens;
+} graft_mm_timings;
+
+graft_mm_params graft_mm_default_params(void);
+/* ctx and v stay owned by the caller and must outlive the session; v's rows must have the
+ * decoder's width (n_embd), else GRAFT_E_FORMAT. */
+int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *params,
+                 graft_mm **out, graft_error *err);
+void graft_mm_free(graft_mm *s);
+/* Decodes `text` (already rendered with a chat template; the first chunk gets BOS) with its
+ * images after the context's current position. Fails, changing nothing, when the markers and
+ * images do not pair up, an image does not decode, or the positions would exceed n_ctx. */
+int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
+                  graft_mm_timings *t, graft_error *err);
+/* The projector rows of one image (graft_vision_n_tokens x n_embd floats into out), through the
+ * session's cache. */
+int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, graft_mm_timings *t,
+                    graft_error *err);
+/* The normalised pixels (3, S, S) of an image as the vision tower will see them. */
+int graft_mm_pixels(graft_mm *s, const graft_image_input *image, float *out, graft_mm_timings *t,
+                    graft_error *err);
+
 #ifdef __cplusplus
 }
 #endif

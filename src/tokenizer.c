@@ -93,8 +93,11 @@ static int split_at(const graft_vocab *v, const char *text, int32_t id, const fr
     return GRAFT_OK;
 }
 
-int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_special,
-                   int parse_special, int32_t **ids, size_t *n_ids, graft_error *err) {
+/* first_prefix: whether the first text piece may get the prefix space (then add_space_prefix
+ * decides); pieces after a special token follow llama.cpp's is_prev_special rule. */
+static int tokenize_impl(const graft_vocab *v, const char *text, size_t len, int add_special,
+                         int parse_special, int first_prefix, int32_t **ids, size_t *n_ids,
+                         graft_error *err) {
     *ids = NULL;
     *n_ids = 0;
     if (len > GRAFT_TOKENIZE_MAX_BYTES)
@@ -121,7 +124,7 @@ int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_s
     }
 
     if (rc == GRAFT_OK && add_special && v->add_bos) rc = graft_ids_push(&out, v->bos);
-    int prev_special = 1; /* the first text piece gets the prefix space */
+    int prev_special = first_prefix; /* the first text piece gets the prefix space */
     for (size_t i = 0; i < a.n && rc == GRAFT_OK; i++) {
         if (a.v[i].id >= 0) {
             rc = graft_ids_push(&out, a.v[i].id);
@@ -154,6 +157,16 @@ int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_s
     *ids = out.v;
     *n_ids = out.n;
     return GRAFT_OK;
+}
+
+int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_special,
+                   int parse_special, int32_t **ids, size_t *n_ids, graft_error *err) {
+    return tokenize_impl(v, text, len, add_special, parse_special, 1, ids, n_ids, err);
+}
+
+int graft_tokenize_continue(const graft_vocab *v, const char *text, size_t len, int parse_special,
+                            int32_t **ids, size_t *n_ids, graft_error *err) {
+    return tokenize_impl(v, text, len, 0, parse_special, 0, ids, n_ids, err);
 }
 
 /* ---- decoding -------------------------------------------------------------------------------- */

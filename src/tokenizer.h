@@ -38,6 +38,13 @@
 int graft_tokenize(const graft_vocab *v, const char *text, size_t len, int add_special,
                    int parse_special, int32_t **ids, size_t *n_ids, graft_error *err);
 
+/* Text that continues a sequence right after a special token (an image, say): no BOS/EOS and no
+ * prefix space before its first piece. Tokenizing "A<image>B" as graft_tokenize("A") + <image> +
+ * graft_tokenize_continue("B") gives what Hugging Face's Llama tokenizer (legacy=False) gives
+ * with <image> as an added token; llama.cpp's mtmd tokenizes each chunk with the prefix space. */
+int graft_tokenize_continue(const graft_vocab *v, const char *text, size_t len, int parse_special,
+                            int32_t **ids, size_t *n_ids, graft_error *err);
+
 /* The bytes token `id` decodes to, pointing into the vocab (not NUL-terminated), or NULL for an
  * id outside the vocabulary. Control and unknown tokens give "" unless `special` (then their
  * text, e.g. "<s>"); "▁" becomes " "; a byte token <0xXX> gives that one byte, so a piece may be
