@@ -3,6 +3,7 @@
  * tests/fixtures/clip (both llama.cpp FFN layouts, quick_gelu and gelu, linear and mlp, F16),
  * feature-layer and selection rules, thread invariance, and load errors. */
 #include <check.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,8 +512,15 @@ static void check_threads(const char *path, int S) {
     int same = !memcmp(o1, o2, n * sizeof(float));
     if (!same) tu_max_abs_err("1 vs 2 threads", o1, o2, n, 0);
     ck_assert_msg(same, "%s: 1 and 2 threads differ", path);
-    /* a second encode in the same context gives the same rows: no state leaks between images */
-    float *o3 = encode(c2, pix);
+    /* a second encode in the same context gives the same rows (no state leaks between images)
+     * and allocates nothing: the heap's in-use bytes do not move */
+    float *o3 = malloc(n * sizeof(float));
+    struct mallinfo2 m0 = mallinfo2();
+    ck_assert_int_eq(graft_vision_encode(c2, pix, NULL, 0, o3), GRAFT_OK);
+    struct mallinfo2 m1 = mallinfo2();
+    ck_assert_msg(m0.uordblks == m1.uordblks && m0.hblkhd == m1.hblkhd,
+                  "encode allocated: in-use %zu -> %zu, mmap'd %zu -> %zu", m0.uordblks, m1.uordblks,
+                  m0.hblkhd, m1.hblkhd);
     ck_assert(!memcmp(o2, o3, n * sizeof(float)));
     for (size_t i = 0; i < n; i++) ck_assert(isfinite(o1[i]));
     free(o1);
