@@ -287,6 +287,7 @@ typedef struct graft_mm_params {
     int image_mode;      /* GRAFT_MM_MODE_PAD (LLaVA-1.5's expand2square), CROP (CLIPImageProcessor) or RESIZE */
     int cache_images;    /* image embeddings kept for reuse (4) */
     int64_t max_pixels;  /* decoded-image limit; 0 = 64 Mpixel */
+    int n_threads;       /* for the vision tower when there is no decoder context (2) */
 } graft_mm_params;
 
 typedef struct graft_mm_timings {
@@ -296,7 +297,8 @@ typedef struct graft_mm_timings {
 
 graft_mm_params graft_mm_default_params(void);
 /* ctx and v stay owned by the caller and must outlive the session; v's rows must have the
- * decoder's width (n_embd), else GRAFT_E_FORMAT. */
+ * decoder's width (n_embd), else GRAFT_E_FORMAT. ctx may be NULL for a session that only encodes
+ * images (graft_mm_encode / graft_mm_pixels). */
 int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *params,
                  graft_mm **out, graft_error *err);
 void graft_mm_free(graft_mm *s);
@@ -305,8 +307,9 @@ void graft_mm_free(graft_mm *s);
  * images do not pair up, an image does not decode, or the positions would exceed n_ctx. */
 int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                   graft_mm_timings *t, graft_error *err);
-/* The projector rows of one image (graft_vision_n_tokens x n_embd floats into out), through the
- * session's cache. */
+/* The projector rows of one image (graft_mm_n_tokens x graft_vision_n_embd floats into out),
+ * through the session's cache. */
+int graft_mm_n_tokens(const graft_mm *s);
 int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, graft_mm_timings *t,
                     graft_error *err);
 /* The normalised pixels (3, S, S) of an image as the vision tower will see them. */

@@ -12,8 +12,18 @@
 #include "tokenizer.h"
 #include "model.h"
 
+#define MAX_IMAGES 16
+
+typedef struct {
+    const char *path;
+    int is_pixels; /* --pixels: a raw float32 (3, S, S) file */
+} image_arg;
+
 typedef struct {
     const char *model, *prompt, *prompt_file, *prompt_ids, *logits_out, *chat_template, *system;
+    const char *mmproj;
+    image_arg images[MAX_IMAGES];
+    int n_images, image_mode;
     int n_predict, n_threads, n_ctx, n_batch, kv_type, interactive, display_prompt, escape;
     graft_sampler_params sp;
 } run_opts;
@@ -38,7 +48,13 @@ static void run_usage(FILE *f) {
             "      --repeat-last-n N    tokens the penalty looks back over (default 64)\n"
             "  -s, --seed N             random seed (default 23773)\n"
             "  -ctk, --cache-type-k T   KV cache type f16 (default) or f32\n"
-            "      --chat-template NAME wrap the prompt as a user turn: vicuna_v1, llama2, mistral, chatml\n"
+            "      --mmproj FILE        vision tower + projector GGUF (llama.cpp's mmproj)\n"
+            "      --image FILE         an image for the next <image> marker in the prompt (repeatable; with no\n"
+            "                           marker in the prompt, '<image>\\n' is put in front of it per image)\n"
+            "      --pixels FILE        like --image, but an already-normalised float32 [3, S, S] tensor\n"
+            "      --image-mode M       pad (LLaVA-1.5's expand2square, default), crop (CLIPImageProcessor) or resize\n"
+            "      --chat-template NAME wrap the prompt as a user turn: vicuna_v1, llama2, mistral, chatml, none\n"
+            "                           (default: the model's, or vicuna_v1 when images are given)\n"
             "      --system TEXT        system message for the chat template\n"
             "  -i, --interactive        chat: read user turns from stdin, keep the KV cache\n"
             "      --no-display-prompt  print only the generated text\n"
@@ -108,6 +124,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     o->escape = 1;
     o->sp = graft_sampler_default_params();
     o->sp.seed = 23773;
+    o->image_mode = GRAFT_MM_MODE_PAD;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define IS(x) (!strcmp(a, x))
@@ -124,6 +141,21 @@ static int parse_args(int argc, char **argv, run_opts *o) {
         else if (IS("--logits-out")) ok = (o->logits_out = NEXT()) != NULL;
         else if (IS("--chat-template")) ok = (o->chat_template = NEXT()) != NULL;
         else if (IS("--system")) ok = (o->system = NEXT()) != NULL;
+        else if (IS("--mmproj")) ok = (o->mmproj = NEXT()) != NULL;
+        else if (IS("--image") || IS("--pixels")) {
+            if (o->n_images == MAX_IMAGES) {
+                fprintf(stderr, "graft: at most %d images\n", MAX_IMAGES);
+                return 0;
+            }
+            o->images[o->n_images].is_pixels = IS("--pixels");
+            ok = (o->images[o->n_images++].path = NEXT()) != NULL;
+        } else if (IS("--image-mode")) {
+            ok = (v = NEXT()) != NULL;
+            if (ok && !strcmp(v, "pad")) o->image_mode = GRAFT_MM_MODE_PAD;
+            else if (ok && !strcmp(v, "crop")) o->image_mode = GRAFT_MM_MODE_CROP;
+            else if (ok && !strcmp(v, "resize")) o->image_mode = GRAFT_MM_MODE_RESIZE;
+            else if (ok) { fprintf(stderr, "graft: --image-mode takes pad, crop or resize\n"); ok = 0; }
+        }
         else if (IS("-n") || IS("--n-predict")) ok = (v = NEXT()) && parse_int(a, v, &o->n_predict);
         else if (IS("-c") || IS("--ctx-size")) ok = (v = NEXT()) && parse_int(a, v, &o->n_ctx);
         else if (IS("-b") || IS("--batch-size")) ok = (v = NEXT()) && parse_int(a, v, &o->n_batch);
@@ -157,6 +189,18 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     }
     if (!!o->prompt + !!o->prompt_file + !!o->prompt_ids > 1) {
         fprintf(stderr, "graft: give only one of -p, -f and --prompt-ids\n");
+        return 0;
+    }
+    if (o->n_images && !o->mmproj) {
+        fprintf(stderr, "graft: --image and --pixels need --mmproj (the vision tower)\n");
+        return 0;
+    }
+    if (o->interactive && o->n_images) {
+        fprintf(stderr, "graft: -i does not take images yet\n");
+        return 0;
+    }
+    if (o->interactive && (o->prompt || o->prompt_file || o->prompt_ids || o->logits_out)) {
+        fprintf(stderr, "graft: -i reads the conversation from stdin; leave out -p, -f, --prompt-ids, --logits-out\n");
         return 0;
     }
     if (o->n_threads < 1 || o->n_batch < 1) {
@@ -267,14 +311,16 @@ static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, in
 
 /* Decodes ids[0..n) after what the cache already holds. The longest common prefix with the
  * cache mirror `hist` is kept; the rest is rewound and recomputed. */
-static int feed(graft_ctx *ctx, const int32_t *ids, int n, int32_t *hist, int *n_hist, run_stats *st) {
+static int feed(graft_ctx *ctx, const int32_t *ids, const float *embd, int n, int32_t *hist, int *n_hist,
+                run_stats *st) {
     int common = 0;
-    while (common < n && common < *n_hist && hist[common] == ids[common]) common++;
+    while (!embd && common < n && common < *n_hist && hist[common] == ids[common]) common++;
     if (common == n && common > 0) common--; /* recompute the last token to get its logits */
     graft_ctx_rewind(ctx, common);
     *n_hist = common;
     double t0 = now_ms();
-    int rc = graft_decode(ctx, ids + common, NULL, n - common);
+    int rc = graft_decode(ctx, ids + common, embd ? embd + (size_t)common * graft_model_n_embd(ctx->model) : NULL,
+                          n - common);
     if (rc) {
         fprintf(stderr, "graft: %s\n", graft_ctx_last_error(ctx));
         return rc;
@@ -284,6 +330,17 @@ static int feed(graft_ctx *ctx, const int32_t *ids, int n, int32_t *hist, int *n
     st->t_prompt += now_ms() - t0;
     st->n_prompt += n - common;
     return 0;
+}
+
+/* The logits of the first n positions of the last decode, as float32 [n, n_vocab]. */
+static int write_logits(const char *path, const graft_ctx *ctx, const graft_model *m, int n) {
+    FILE *f = fopen(path, "wb");
+    const size_t V = (size_t)graft_model_n_vocab(m);
+    int ok = f != NULL;
+    for (int i = 0; ok && i < n; i++) ok = fwrite(graft_ctx_logits(ctx, i), sizeof(float), V, f) == V;
+    if (f && fclose(f)) ok = 0;
+    if (!ok) fprintf(stderr, "graft: cannot write %s: %s\n", path, strerror(errno));
+    return !ok;
 }
 
 int cli_run(int argc, char **argv) {
@@ -296,8 +353,18 @@ int cli_run(int argc, char **argv) {
         fprintf(stderr, "graft: %s\n", e.msg);
         return 1;
     }
+    graft_vision *vis = NULL;
+    if (o.mmproj && graft_vision_load(o.mmproj, &vis, &e)) {
+        fprintf(stderr, "graft: %s\n", e.msg);
+        graft_model_free(m);
+        return 1;
+    }
     double t_load = now_ms() - t_load0;
     int status = 1;
+    graft_mm *mm = NULL;
+    graft_mm_timings mt = {0};
+    graft_image_input inputs[MAX_IMAGES];
+    float *pix = NULL, *embd = NULL; /* --pixels tensors; image rows for --prompt-ids */
     graft_ctx *ctx = NULL;
     graft_sampler *smp = NULL;
     int32_t *ids = NULL, *hist = NULL;
@@ -305,7 +372,9 @@ int cli_run(int argc, char **argv) {
     size_t n_ids = 0;
     const char *tmpl = o.chat_template;
     if (tmpl && !strcmp(tmpl, "auto")) tmpl = graft_model_chat_template(m);
-    if (o.interactive && !tmpl) tmpl = graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
+    if ((o.interactive || o.n_images) && !tmpl)
+        tmpl = graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
+    if (tmpl && !strcmp(tmpl, "none")) tmpl = NULL;
     if (tmpl) { /* an unknown name fails here, before any work */
         size_t len;
         if (graft_chat_render(tmpl, NULL, 0, 0, NULL, 0, &len, &e)) {
@@ -326,6 +395,15 @@ int cli_run(int argc, char **argv) {
     } else if (o.prompt) {
         text = strdup(o.prompt);
         if (o.escape) unescape(text);
+    }
+    if (text && o.n_images && !strstr(text, "<image>")) { /* LLaVA puts the image before the question */
+        size_t len = strlen(text);
+        char *t = malloc(len + 8 * (size_t)o.n_images + 1);
+        t[0] = 0;
+        for (int i = 0; i < o.n_images; i++) strcat(t, "<image>\n");
+        strcat(t, text);
+        free(text);
+        text = t;
     }
     graft_chat_msg msgs[2];
     int n_msgs = 0;
@@ -353,13 +431,16 @@ int cli_run(int argc, char **argv) {
         ids[0] = bos >= 0 ? bos : 0;
         n_ids = 1;
     }
+    /* image rows take positions too: an upper bound for the batch and context checks */
+    size_t n_pos = n_ids;
+    if (vis) n_pos += (size_t)o.n_images * graft_vision_n_tokens(vis);
     if (o.logits_out) {
         cp.logits_all = 1;
-        if (cp.n_batch < (int)n_ids) cp.n_batch = (int)n_ids;
+        if (cp.n_batch < (int)n_pos) cp.n_batch = (int)n_pos;
     }
     if (cp.n_ctx <= 0) cp.n_ctx = graft_model_n_ctx_train(m);
     if (cp.n_batch > cp.n_ctx) cp.n_batch = cp.n_ctx;
-    if ((int)n_ids > cp.n_ctx || (o.logits_out && (int)n_ids > cp.n_batch)) {
+    if (!vis && ((int)n_ids > cp.n_ctx || (o.logits_out && (int)n_ids > cp.n_batch))) {
         fprintf(stderr, "graft: the prompt has %zu tokens, more than the context of %d (use -c)\n", n_ids, cp.n_ctx);
         goto done;
     }
@@ -371,8 +452,86 @@ int cli_run(int argc, char **argv) {
     int n_hist = 0;
     run_stats st = {0};
 
-    if (n_ids > 0) {
-        for (size_t i = 0; i < n_ids; i++) graft_sampler_accept(smp, ids[i]);
+    if (vis) {
+        graft_mm_params mp = graft_mm_default_params();
+        mp.image_mode = o.image_mode;
+        if (graft_mm_new(ctx, vis, &mp, &mm, &e)) {
+            fprintf(stderr, "graft: %s\n", e.msg);
+            goto done;
+        }
+        const size_t S = (size_t)graft_vision_image_size(vis), npx = 3 * S * S;
+        pix = malloc(sizeof(float) * npx * (size_t)(o.n_images ? o.n_images : 1));
+        for (int i = 0; i < o.n_images; i++) {
+            memset(&inputs[i], 0, sizeof inputs[i]);
+            if (!o.images[i].is_pixels) {
+                inputs[i].path = o.images[i].path;
+                continue;
+            }
+            size_t len;
+            char *raw = read_text_file(o.images[i].path, &len);
+            if (!raw) goto done;
+            if (len != npx * sizeof(float)) {
+                fprintf(stderr, "graft: %s: %zu bytes, but a [3, %zu, %zu] float32 tensor has %zu\n", o.images[i].path,
+                        len, S, S, npx * sizeof(float));
+                free(raw);
+                goto done;
+            }
+            memcpy(pix + npx * i, raw, len);
+            free(raw);
+            inputs[i].pixels = pix + npx * i;
+        }
+    }
+    if (vis && o.n_images && o.prompt_ids) {
+        /* -1 or the vocabulary's <image> id marks where each image's rows go */
+        int32_t img_id = -2;
+        int32_t *tmp;
+        size_t nt;
+        if (graft_model_tokenize(m, "<image>", 7, 0, 1, &tmp, &nt, &e) == GRAFT_OK) {
+            if (nt == 1) img_id = tmp[0];
+            free(tmp);
+        }
+        const int nt_img = graft_mm_n_tokens(mm), E = graft_model_n_embd(m);
+        int n_marks = 0;
+        for (size_t i = 0; i < n_ids; i++) n_marks += ids[i] == -1 || ids[i] == img_id;
+        if (n_marks != o.n_images) {
+            fprintf(stderr, "graft: --prompt-ids marks %d image position%s (-1 or <image>) but %d image%s given\n",
+                    n_marks, n_marks == 1 ? "" : "s", o.n_images, o.n_images == 1 ? " was" : "s were");
+            goto done;
+        }
+        const size_t n_all = n_ids + (size_t)n_marks * (nt_img - 1);
+        int32_t *all = malloc(n_all * sizeof *all);
+        embd = calloc(n_all * (size_t)E, sizeof(float));
+        for (size_t i = 0, j = 0, k = 0; i < n_ids; i++) {
+            if (ids[i] != -1 && ids[i] != img_id) {
+                all[j++] = ids[i];
+                continue;
+            }
+            if (graft_mm_encode(mm, &inputs[k++], embd + j * E, &mt, &e)) {
+                fprintf(stderr, "graft: %s\n", e.msg);
+                free(all);
+                goto done;
+            }
+            for (int r = 0; r < nt_img; r++) all[j++] = -1;
+        }
+        free(ids);
+        ids = all;
+        n_ids = n_all;
+    }
+
+    if (vis && o.n_images && !o.prompt_ids) {
+        if (o.display_prompt) fputs(text, stdout);
+        if (graft_mm_eval(mm, text, inputs, o.n_images, &mt, &e)) {
+            fprintf(stderr, "\ngraft: %s\n", e.msg);
+            goto done;
+        }
+        st.t_prompt = mt.prefill_ms;
+        st.n_prompt = mt.n_text_tokens + mt.n_image_tokens;
+        n_hist = graft_ctx_pos(ctx);
+        for (int i = 0; i < n_hist; i++) hist[i] = -1;
+        if (o.logits_out && write_logits(o.logits_out, ctx, m, n_hist)) goto done;
+        if (generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st)) goto done;
+        printf("\n");
+    } else if (n_ids > 0) {
         if (o.display_prompt && !o.interactive && m->vocab && !o.prompt_ids) {
             char *s;
             size_t len;
@@ -381,19 +540,10 @@ int cli_run(int argc, char **argv) {
                 free(s);
             }
         }
-        if (feed(ctx, ids, (int)n_ids, hist, &n_hist, &st)) goto done;
-        if (o.logits_out) {
-            FILE *f = fopen(o.logits_out, "wb");
-            int ok = f != NULL;
-            for (size_t i = 0; ok && i < n_ids; i++)
-                ok = fwrite(graft_ctx_logits(ctx, (int)i), sizeof(float), (size_t)graft_model_n_vocab(m), f) ==
-                     (size_t)graft_model_n_vocab(m);
-            if (f && fclose(f)) ok = 0;
-            if (!ok) {
-                fprintf(stderr, "graft: cannot write %s: %s\n", o.logits_out, strerror(errno));
-                goto done;
-            }
-        }
+        for (size_t i = 0; i < n_ids; i++)
+            if (ids[i] >= 0) graft_sampler_accept(smp, ids[i]);
+        if (feed(ctx, ids, embd, (int)n_ids, hist, &n_hist, &st)) goto done;
+        if (o.logits_out && write_logits(o.logits_out, ctx, m, (int)n_ids)) goto done;
         if (!o.interactive && generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st)) goto done;
         if (!o.interactive) printf("\n");
     }
@@ -432,7 +582,7 @@ int cli_run(int argc, char **argv) {
                 free(turn);
                 break;
             }
-            rc = feed(ctx, turn, (int)n_turn, hist, &n_hist, &st);
+            rc = feed(ctx, turn, NULL, (int)n_turn, hist, &n_hist, &st);
             free(turn);
             if (rc) break;
             int start = n_hist;
@@ -455,17 +605,26 @@ int cli_run(int argc, char **argv) {
         printf("\n");
     }
 
-    fprintf(stderr, "\ngraft: load %.1f ms | prompt %d tokens in %.1f ms (%.2f tok/s) | generated %d tokens in %.1f ms (%.2f tok/s)\n",
-            t_load, st.n_prompt, st.t_prompt, st.n_prompt ? st.n_prompt * 1e3 / st.t_prompt : 0.0, st.n_gen,
-            st.t_gen, st.n_gen ? st.n_gen * 1e3 / st.t_gen : 0.0);
+    fprintf(stderr, "\ngraft: load %.1f ms | ", t_load);
+    if (vis)
+        fprintf(stderr, "image decode %.1f ms | preprocess %.1f ms | vision encode %.1f ms | projector %.1f ms "
+                        "(%d encoded, %d cached) | ", mt.image_decode_ms, mt.preprocess_ms, mt.vision_ms,
+                mt.projector_ms, mt.n_images_encoded, mt.n_images_cached);
+    fprintf(stderr, "prefill %d positions in %.1f ms (%.2f tok/s) | generated %d tokens in %.1f ms (%.2f tok/s)\n",
+            st.n_prompt, st.t_prompt, st.n_prompt ? st.n_prompt * 1e3 / st.t_prompt : 0.0, st.n_gen, st.t_gen,
+            st.n_gen ? st.n_gen * 1e3 / st.t_gen : 0.0);
     status = 0;
 done:
     free(line);
     free(hist);
     free(ids);
     free(text);
+    free(pix);
+    free(embd);
+    graft_mm_free(mm);
     graft_sampler_free(smp);
     graft_ctx_free(ctx);
+    graft_vision_free(vis);
     graft_model_free(m);
     return status;
 }

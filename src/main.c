@@ -16,6 +16,8 @@ static void usage(FILE *f) {
             "commands:\n"
             "  inspect FILE.gguf    print a GGUF file's metadata and tensor table\n"
             "  tokenize -m FILE -p TEXT   print the token ids of TEXT\n"
+            "  encode --mmproj M --image F -o OUT   the projector's rows for an image (float32)\n"
+            "  preprocess --mmproj M --image F -o OUT   the normalised pixels (float32 [3, S, S])\n"
             "  init --preset NAME   write a random-weight model at a real model's shape\n"
             "  version              print the version and the kernels chosen for this CPU\n"
             "\n"
@@ -39,6 +41,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cli_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cli_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "init")) return cli_init(argc - 1, argv + 1);
+    if (!strcmp(cmd, "encode")) return cli_encode(argc - 1, argv + 1);
+    if (!strcmp(cmd, "preprocess")) return cli_preprocess(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
     fprintf(stderr, "graft: unknown command '%s' (see graft --help)\n", cmd);
     return 2;

@@ -39,7 +39,7 @@ static double now_ms(void) {
 
 graft_mm_params graft_mm_default_params(void) {
     graft_mm_params p = {.marker = "<image>", .image_mode = GRAFT_MM_MODE_PAD, .cache_images = 4,
-                         .max_pixels = 0};
+                         .max_pixels = 0, .n_threads = 2};
     return p;
 }
 
@@ -51,7 +51,7 @@ int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *p
     if (p.cache_images < 1) p.cache_images = 1;
     if (p.image_mode < 0 || p.image_mode > 2)
         return graft_error_set(err, GRAFT_E_INVALID, "unknown image mode %d", p.image_mode);
-    const int E = graft_model_n_embd(ctx->model);
+    const int E = ctx ? graft_model_n_embd(ctx->model) : graft_vision_n_embd(v);
     if (graft_vision_n_embd(v) != E)
         return graft_error_set(err, GRAFT_E_FORMAT,
                                "the vision projector emits rows of width %d but the language model's width is %d "
@@ -64,7 +64,7 @@ int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *p
     s->S = graft_vision_image_size(v);
     s->n_embd = E;
     graft_vision_ctx_params vp = graft_vision_ctx_default_params();
-    vp.n_threads = ctx->params.n_threads;
+    vp.n_threads = ctx ? ctx->params.n_threads : p.n_threads;
     int rc = graft_vision_ctx_new(v, &vp, &s->vc, err);
     if (rc) {
         free(s);
@@ -173,6 +173,7 @@ int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, gra
 
 int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                   graft_mm_timings *t, graft_error *err) {
+    if (!s->ctx) return graft_error_set(err, GRAFT_E_INVALID, "this session has no decoder context (encode only)");
     const graft_model *m = s->ctx->model;
     if (!m->vocab) return graft_error_set(err, GRAFT_E_NOTFOUND, "the language model has no tokenizer metadata");
     const size_t mlen = strlen(s->p.marker);
@@ -228,3 +229,5 @@ int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images
     free(ids.v);
     return rc;
 }
+
+int graft_mm_n_tokens(const graft_mm *s) { return s->n_tok; }

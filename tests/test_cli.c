@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "npy.h"
 #include "test_util.h"
 
 static const char *cli(void) {
@@ -149,6 +150,72 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* The vision commands on HF's llava-tiny-b: `graft preprocess` gives HF's pixel_values, `graft
+ * encode` its image_features (1e-4 x max|ref|; seen 1e-6), and the main command with --image
+ * generates HF's greedy text, the same through --prompt-ids with the <image> id. */
+START_TEST(test_llava_commands) {
+    const char *dir = tu_shared("fixtures/hf/llava-tiny-b");
+    if (!dir) return;
+    char cmd[4096], path[1024];
+    int st;
+    const char *px = tu_tmppath("pixels.bin"), *feats = tu_tmppath("feats.bin");
+    snprintf(cmd, sizeof cmd, "%s preprocess --mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf --image %s/../../../images/"
+             "llava_extreme_ironing.jpg --image-mode crop -o %s 2>/dev/null", cli(), dir, dir, px);
+    free(run(cmd, &st));
+    ck_assert_int_eq(st, 0);
+    snprintf(cmd, sizeof cmd, "%s encode --mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf --pixels %s -o %s 2>/dev/null",
+             cli(), dir, px, feats);
+    free(run(cmd, &st));
+    ck_assert_int_eq(st, 0);
+    const char *names[2] = {"pixel_values", "image_features"}, *files[2] = {px, feats};
+    for (int k = 0; k < 2; k++) {
+        npy_array a;
+        snprintf(path, sizeof path, "%s/ref/%s.npy", dir, names[k]);
+        ck_assert_int_eq(npy_load(path, &a), 0);
+        size_t n;
+        float *got = tu_read_file(files[k], &n);
+        ck_assert_uint_eq(n, a.count * 4);
+        const double tol = (k ? 1e-4 : 1e-6) * tu_max_abs(a.data, a.count);
+        ck_assert(tu_max_abs_err(names[k], got, a.data, a.count, tol) <= tol);
+        free(got);
+        npy_free(&a);
+    }
+    char *out[2];
+    snprintf(cmd, sizeof cmd, "%s -m %s/gguf/llava-tiny-b-llm-f32.gguf --mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf "
+             "--image %s/../../../images/llava_extreme_ironing.jpg --image-mode crop --chat-template none "
+             "-p 'USER: <image>\\nWhat is shown? ASSISTANT:' --no-display-prompt -n 32 --temp 0 -ctk f32 2>/dev/null",
+             cli(), dir, dir, dir);
+    out[0] = run(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    snprintf(cmd, sizeof cmd, "%s -m %s/gguf/llava-tiny-b-llm-f32.gguf --mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf "
+             "--pixels %s --prompt-ids 1,3148,1001,29901,29871,32000,13,5618,338,4318,29973,319,1799,9047,13566,29901 "
+             "-n 32 --temp 0 -ctk f32 2>/dev/null", cli(), dir, dir, px);
+    out[1] = run(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_str_eq(out[0], out[1]);
+    ck_assert_msg(!strncmp(out[0], "WhyARCHAR", 9), "HF's greedy text starts 'WhyARCHAR', got '%.40s'", out[0]);
+    free(out[0]);
+    free(out[1]);
+    /* errors */
+    struct { const char *args, *expect; } cases[] = {
+        {"--image x.jpg -p hi", "need --mmproj"},
+        {"--mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf --image %s/../../../images/llava_extreme_ironing.jpg -p '<image> <image>'",
+         "2 image markers"},
+        {"--mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf --pixels %s/ref/input_ids.npy -p hi", "float32 tensor"},
+        {"--mmproj %s/gguf/llava-tiny-b-mmproj-f32.gguf --image %s/gguf/llava-tiny-b-llm-f32.gguf -p hi", "llava-tiny-b-llm-f32.gguf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[2048];
+        snprintf(args, sizeof args, cases[i].args, dir, dir);
+        snprintf(cmd, sizeof cmd, "%s -m %s/gguf/llava-tiny-b-llm-f32.gguf %s -n 2 2>&1 >/dev/null", cli(), dir, args);
+        char *err = run(cmd, &st);
+        ck_assert_msg(st != 0, "'%s' exited 0", args);
+        ck_assert_msg(strstr(err, cases[i].expect) != NULL, "'%s': stderr '%s' lacks '%s'", args, err, cases[i].expect);
+        free(err);
+    }
+}
+END_TEST
+
 Suite *suite_cli(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("core");
@@ -157,6 +224,7 @@ Suite *suite_cli(void) {
     tcase_add_test(tc, test_aidreams_llamacpp);
     tcase_add_test(tc, test_logits_out);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_llava_commands);
     suite_add_tcase(s, tc);
     return s;
 }
