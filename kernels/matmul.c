@@ -1,44 +1,107 @@
-/* matmul.c - the matmul driver: splits output rows over OpenMP threads and calls the table's
- * gemv/gemm kernels; quantises activations to Q8_0 for block weights; sends large float batches
- * to OpenBLAS when it runs a proper core. Each output element is computed by exactly one thread
- * in a fixed order, so results are identical for any thread count. */
+/* matmul.c - the matmul driver: Y (N, M) = X (N, K) . W^T for every weight type. It quantises the
+ * activations to Q8_0 for block weights, splits output rows over OpenMP threads and calls the
+ * table's gemv (N = 1) or gemm kernels; large float batches go to OpenBLAS sgemm when it runs a
+ * proper core (F16/BF16 weights are first widened to f32, a panel of rows at a time, into the
+ * caller's scratch). Each output element is computed by exactly one thread in a fixed order, so
+ * results are identical for any thread count. Nothing is allocated here. */
 #include <omp.h>
 
 #include "kernels.h"
 
-/* Below this many activation rows the bandwidth-bound gemv/gemm kernels win over sgemm. */
+/* F32 weights: from this many activation rows on, OpenBLAS sgemm (Y = X . W^T directly on the
+ * weights). Below it, graft's gemm is as fast: the work is dominated by reading W once. */
 #define BLAS_MIN_N 32
 
+/* F16 / BF16 weights: from this many activation rows on, widen panels of W to f32 and call sgemm.
+ * Measured (bench/bench_matmul.c, 2 threads, Xeon with AVX-512, OpenBLAS 0.3.21 SkylakeX core):
+ * own avx512 gemm_f16 vs convert + sgemm on W 4096x4096, 4096x1024, 11008x4096 - see the
+ * numbers in the comment of graft_matmul below. */
+#define BLAS_MIN_N_HALF 2
+
+/* Rows of W widened per sgemm call: about 8 MB of f32 per panel (a multiple of 64 rows, at least
+ * 64), so the panel stays in the 300 MB L3 and the conversion cost is spread over N rows. */
+static int64_t panel_rows(int64_t M, int64_t K) {
+    int64_t p = (int64_t)(8u << 20) / (4 * (K > 0 ? K : 1));
+    p = p < 64 ? 64 : p / 64 * 64;
+    return p < M ? p : M;
+}
+
 static int is_block(int t) { return t == GRAFT_TYPE_Q8_0 || t == GRAFT_TYPE_Q4_0; }
+static int is_half(int t) { return t == GRAFT_TYPE_F16 || t == GRAFT_TYPE_BF16; }
 
 size_t graft_matmul_scratch_bytes(int wtype, int64_t M, int64_t K, int64_t N, int n_threads) {
-    (void)M;
     (void)n_threads;
     if (is_block(wtype)) return (size_t)N * (size_t)(K / QK) * sizeof(block_q8_0);
+    if (is_half(wtype) && N >= BLAS_MIN_N_HALF) return (size_t)panel_rows(M, K) * (size_t)K * 4;
     return 0;
 }
 
+/* Rows [*r0, *r1) of M for thread it of nt, in multiples of `align` (the kernels' tile height),
+ * so that no tile is cut in two. */
+static void split_rows(int64_t M, int it, int nt, int64_t align, int64_t *r0, int64_t *r1) {
+    int64_t chunk = (M + nt - 1) / nt;
+    chunk = (chunk + align - 1) / align * align;
+    *r0 = chunk * it < M ? chunk * it : M;
+    *r1 = chunk * (it + 1) < M ? chunk * (it + 1) : M;
+}
+
+/* F16/BF16 through sgemm: W rows [p, p + pr) widened into `panel` (pr, K), then
+ * Y[:, p:p+pr] = X . panel^T. */
+static void matmul_half_blas(const graft_kernels *kt, int wtype, const void *W, size_t row_bytes,
+                             int64_t M, int64_t K, const float *X, int64_t ldx, int64_t N,
+                             float *Y, int64_t ldy, float *panel, int n_threads) {
+    const int64_t P = panel_rows(M, K);
+    for (int64_t p = 0; p < M; p += P) {
+        const int64_t pr = M - p < P ? M - p : P;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+        for (int64_t i = 0; i < pr; i++) {
+            const uint16_t *w = (const uint16_t *)((const char *)W + (size_t)(p + i) * row_bytes);
+            if (wtype == GRAFT_TYPE_F16) kt->f16_to_f32(K, w, panel + i * K);
+            else kt->bf16_to_f32(K, w, panel + i * K);
+        }
+        graft_blas_sgemm_nt(N, pr, K, X, ldx, panel, K, Y + p, ldy, n_threads);
+    }
+}
+
+/* When to use sgemm for F16/BF16 (BLAS_MIN_N_HALF): see docs/kernels.md, "matmul driver". */
 void graft_matmul(const graft_kernels *kt, int wtype, const void *W, size_t row_bytes,
                   int64_t M, int64_t K, const float *X, int64_t ldx, int64_t N,
                   float *Y, int64_t ldy, void *scratch, int n_threads, unsigned flags) {
     if (!kt) kt = graft_kernels_get();
     if (n_threads < 1) n_threads = 1;
-    if (wtype == GRAFT_TYPE_F32 && N >= BLAS_MIN_N && !(flags & GRAFT_MATMUL_NO_BLAS) &&
-        graft_blas_ready()) {
+    if (M <= 0 || N <= 0) return;
+    const int blas_ok = !(flags & GRAFT_MATMUL_NO_BLAS);
+    if (wtype == GRAFT_TYPE_F32 && N >= BLAS_MIN_N && blas_ok && graft_blas_ready()) {
         graft_blas_sgemm_nt(N, M, K, X, ldx, (const float *)W, (int64_t)(row_bytes / 4), Y, ldy,
                             n_threads);
         return;
     }
-    block_q8_0 *xq = scratch;
-    if (is_block(wtype)) {
-        const int64_t nb = K / QK;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-        for (int64_t n = 0; n < N; n++) kt->quantize_q8_0(K, X + n * ldx, xq + n * nb);
+    if (is_half(wtype) && N >= BLAS_MIN_N_HALF && blas_ok && scratch && graft_blas_ready()) {
+        matmul_half_blas(kt, wtype, W, row_bytes, M, K, X, ldx, N, Y, ldy, (float *)scratch,
+                         n_threads);
+        return;
     }
+    block_q8_0 *xq = scratch;
+    const int64_t nb = K / QK;
+    /* gemv tiles are 4 rows, gemm panels 32: split on those boundaries. */
+    const int64_t align = N == 1 ? 4 : 32;
 #pragma omp parallel num_threads(n_threads)
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t r0 = M * it / nt, r1 = M * (it + 1) / nt;
+        if (is_block(wtype)) {
+            /* Quantise X in parallel, an equal share of all N * nb blocks per thread (a block's
+             * quantisation does not depend on its neighbours, so the split changes nothing). */
+            int64_t i = N * nb * it / nt;
+            const int64_t i1 = N * nb * (it + 1) / nt;
+            while (i < i1) {
+                const int64_t n = i / nb, b = i % nb, cnt = nb - b < i1 - i ? nb - b : i1 - i;
+                kt->quantize_q8_0(cnt * QK, X + n * ldx + b * QK, xq + n * nb + b);
+                i += cnt;
+            }
+#pragma omp barrier
+        }
+        int64_t r0, r1;
+        split_rows(M, it, nt, M >= 2 * align * nt ? align : 1, &r0, &r1);
         if (r1 > r0) {
             switch (wtype) {
             case GRAFT_TYPE_F32:

@@ -5,6 +5,37 @@
 
 #include "../kernels.h"
 
+/* matmul + conversions (kernels/avx2/convert.c, kernels/avx2/matmul.c) */
+void avx2_f32_to_f16(int64_t n, const float *x, uint16_t *y);
+void avx2_f16_to_f32(int64_t n, const uint16_t *x, float *y);
+void avx2_f32_to_bf16(int64_t n, const float *x, uint16_t *y);
+void avx2_bf16_to_f32(int64_t n, const uint16_t *x, float *y);
+void avx2_quantize_q8_0(int64_t n, const float *x, block_q8_0 *y);
+void avx2_quantize_q4_0(int64_t n, const float *x, block_q4_0 *y);
+void avx2_dequantize_q8_0(int64_t n, const block_q8_0 *x, float *y);
+void avx2_dequantize_q4_0(int64_t n, const block_q4_0 *x, float *y);
+void avx2_gemv_f32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                  const float *x, float *y);
+void avx2_gemv_f16(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                  const float *x, float *y);
+void avx2_gemv_bf16(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const float *x, float *y);
+void avx2_gemv_q8_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const block_q8_0 *xq, float *y);
+void avx2_gemv_q4_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const block_q8_0 *xq, float *y);
+void avx2_gemm_f32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                  const float *X, int64_t ldx, int64_t N, float *Y, int64_t ldy);
+void avx2_gemm_f16(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                  const float *X, int64_t ldx, int64_t N, float *Y, int64_t ldy);
+void avx2_gemm_bf16(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const float *X, int64_t ldx, int64_t N, float *Y, int64_t ldy);
+void avx2_gemm_q8_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const block_q8_0 *Xq, int64_t N, float *Y, int64_t ldy);
+void avx2_gemm_q4_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
+                   const block_q8_0 *Xq, int64_t N, float *Y, int64_t ldy);
+/* end matmul + conversions */
+
 /* row ops */
 float avx2_dot(int64_t n, const float *x, const float *y);
 void avx2_add(int64_t n, const float *a, const float *b, float *out);
