@@ -12,16 +12,21 @@
  * weights). Below it, graft's gemm is as fast: the work is dominated by reading W once. */
 #define BLAS_MIN_N 32
 
-/* F16 / BF16 weights: from this many activation rows on, widen panels of W to f32 and call sgemm.
- * Measured (bench/bench_matmul.c, 2 threads, Xeon with AVX-512, OpenBLAS 0.3.21 SkylakeX core):
- * own avx512 gemm_f16 vs convert + sgemm on W 4096x4096, 4096x1024, 11008x4096 - see the
- * numbers in the comment of graft_matmul below. */
-#define BLAS_MIN_N_HALF 2
+/* F16 / BF16 weights: from this many activation rows on, widen panels of W to f32 (in the
+ * caller's scratch) and call sgemm on each. Measured on the 2-core AVX-512 Xeon this was written
+ * on (OpenBLAS 0.3.21, SkylakeX core; graft avx512 gemm_f16; other jobs sharing the cores, so
+ * +-10%): W 4096x4096, blas path / own gemm_f16 speed at N = 32, 64, 128, 256, 512 was
+ * 0.59, 0.88, 0.99, 1.12, 1.25 on 1 thread (CPU time) and, with 32 MB panels, 0.79 (N = 128),
+ * 1.03 (256), 1.20 (512) on 2 threads (wall time); W 4096x1024, 1 thread: 0.86 (128), 0.95 (256),
+ * 1.15 (512). Below ~256 rows the conversion and OpenBLAS's packing do not pay for themselves. */
+#define BLAS_MIN_N_HALF 256
 
-/* Rows of W widened per sgemm call: about 8 MB of f32 per panel (a multiple of 64 rows, at least
- * 64), so the panel stays in the 300 MB L3 and the conversion cost is spread over N rows. */
+/* Rows of W widened per sgemm call: about 32 MB of f32 per panel (a multiple of 64 rows, at least
+ * 64). Few panels matter: each costs two thread synchronisations plus OpenBLAS's own, and with
+ * 8 MB panels the blas path lost to gemm_f16 at every N on 2 threads when another process shared
+ * a core (0.88 at N = 512). The scratch is per context, reused by every matmul. */
 static int64_t panel_rows(int64_t M, int64_t K) {
-    int64_t p = (int64_t)(8u << 20) / (4 * (K > 0 ? K : 1));
+    int64_t p = (int64_t)(32u << 20) / (4 * (K > 0 ? K : 1));
     p = p < 64 ? 64 : p / 64 * 64;
     return p < M ? p : M;
 }
@@ -63,7 +68,6 @@ static void matmul_half_blas(const graft_kernels *kt, int wtype, const void *W, 
     }
 }
 
-/* When to use sgemm for F16/BF16 (BLAS_MIN_N_HALF): see docs/kernels.md, "matmul driver". */
 void graft_matmul(const graft_kernels *kt, int wtype, const void *W, size_t row_bytes,
                   int64_t M, int64_t K, const float *X, int64_t ldx, int64_t N,
                   float *Y, int64_t ldy, void *scratch, int n_threads, unsigned flags) {

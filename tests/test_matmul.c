@@ -278,12 +278,12 @@ START_TEST(test_driver_threads) {
     tu_rng r = {555};
     const graft_kernels *kt = graft_kernels_get();
     const graft_kernels *ref = graft_kernels_variant("ref");
-    static const int64_t Ns[] = {1, 7, 70};
+    static const int64_t Ns[] = {1, 7, 70, 260}; /* gemv, gemm, F32 sgemm, + F16/BF16 sgemm */
     for (int ti = 0; ti < 5; ti++) {
         const int t = wtypes[ti];
-        for (int ni = 0; ni < 3; ni++) {
+        for (int ni = 0; ni < 4; ni++) {
             drv_case c;
-            drv_make(&c, t, 135, 512 + 32, Ns[ni], &r);
+            drv_make(&c, t, 135, Ns[ni] > 100 ? 224 : 512 + 32, Ns[ni], &r);
             float *y1 = malloc((size_t)(c.N * c.ldy) * sizeof(float));
             float *y2 = malloc((size_t)(c.N * c.ldy) * sizeof(float));
             for (int nob = 0; nob < 2; nob++) {
@@ -325,7 +325,10 @@ END_TEST
 
 /* The flag picks the path: without it (and with OpenBLAS usable) a large F32 batch gives exactly
  * OpenBLAS's bits; with GRAFT_MATMUL_NO_BLAS exactly the table's gemm over all rows. F16/BF16 large
- * batches likewise (sgemm on the widened weights). */
+ * batches likewise (sgemm on the widened weights). The two paths must be told apart: for short K
+ * OpenBLAS's AVX-512 kernel computes each output as the same in-order fma chain as graft's gemm
+ * (identical bits), so K is long enough for OpenBLAS to block it, and the test checks that the
+ * two results differ somewhere; the F16/BF16 path also must not touch the scratch under NO_BLAS. */
 START_TEST(test_driver_no_blas) {
     tu_rng r = {808};
     const graft_kernels *kt = graft_kernels_get();
@@ -334,10 +337,15 @@ START_TEST(test_driver_no_blas) {
     for (int ti = 0; ti < 3; ti++) {
         const int t = types[ti];
         drv_case c;
-        drv_make(&c, t, 200, 300, 130, &r);
+        drv_make(&c, t, 70, 1000, 260, &r); /* N above both BLAS thresholds */
         float *own = malloc((size_t)(c.N * c.ldy) * sizeof(float));
         float *direct = malloc((size_t)(c.N * c.ldy) * sizeof(float));
+        const size_t sb = graft_matmul_scratch_bytes(t, c.M, c.K, c.N, 2);
+        if (sb) memset(c.scratch, 0x5a, sb);
         drv_run(&c, kt, t, own, 2, GRAFT_MATMUL_NO_BLAS);
+        for (size_t i = 0; i < sb; i++)
+            if (((unsigned char *)c.scratch)[i] != 0x5a)
+                ck_abort_msg("%s: NO_BLAS wrote the sgemm panel scratch", graft_type_name(t));
         for (int64_t i = 0; i < c.N * c.ldy; i++) direct[i] = -777.0f;
         if (t == GRAFT_TYPE_F32) kt->gemm_f32(c.w.W, c.w.row_bytes, 0, c.M, c.K, c.X, c.ldx, c.N, direct, c.ldy);
         if (t == GRAFT_TYPE_F16) kt->gemm_f16(c.w.W, c.w.row_bytes, 0, c.M, c.K, c.X, c.ldx, c.N, direct, c.ldy);
@@ -358,6 +366,8 @@ START_TEST(test_driver_no_blas) {
             graft_blas_sgemm_nt(c.N, c.M, c.K, c.X, c.ldx, wf, c.K, direct, c.ldy, 2);
             ck_assert_msg(memcmp(c.Y, direct, (size_t)(c.N * c.ldy) * sizeof(float)) == 0,
                           "%s: default path is not OpenBLAS's result", graft_type_name(t));
+            ck_assert_msg(memcmp(c.Y, own, (size_t)(c.N * c.ldy) * sizeof(float)) != 0,
+                          "%s: this shape does not tell OpenBLAS from graft's gemm", graft_type_name(t));
             /* and the two paths agree within the float bound */
             const double tol = (2.0 * (double)c.K + 64) * U;
             float *xs = malloc((size_t)(c.N * c.K) * sizeof(float));
