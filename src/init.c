@@ -1,11 +1,14 @@
-/* init.c - random-weight llama models at real shapes (see init.h). Each tensor is streamed to the
- * writer in panels of rows generated in parallel; a row's values depend only on (seed, tensor,
- * row), so the file does not depend on the thread count. */
+/* init.c - random-weight models at real shapes (see init.h): llama decoders, CLIP mmproj files
+ * and LLaVA pairs. Each random tensor is streamed to the writer in panels of rows generated in
+ * parallel; a row's values depend only on (seed, tensor name, row), so the file does not depend
+ * on the thread count. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "gguf_write.h"
@@ -29,11 +32,13 @@ const graft_init_llama *graft_init_find(const char *name) {
     return NULL;
 }
 
-/* ---- the matrices of a llama model ------------------------------------------------------ */
+/* ---- random tensors, streamed ------------------------------------------------------------ */
 
+/* A random tensor seen as rows of ne[0] values: a matrix (rows, cols) in math order has
+ * ne = {cols, rows}; a vector is one row; a 4-D conv kernel {p, p, 3, D} is 3 p D rows of p. */
 typedef struct {
     char name[64];
-    int64_t rows, cols; /* (rows, cols) math order: ne = {cols, rows} */
+    int64_t rows, cols; /* cols = ne[0], rows = the product of the other dims */
     float scale;        /* values uniform in +-scale */
     int type;
     uint64_t seed;
@@ -88,29 +93,43 @@ static int stream_matrix(void *ctx, gguf_stream *s) {
     return rc;
 }
 
-/* Registers a random matrix (rows, cols) streamed at write time; m must live until then. Its seed
- * derives from the model seed and the tensor name. */
-static void add_matrix(gguf_writer *w, rand_matrix *m, const char *name, int64_t rows, int64_t cols,
-                       float scale, int type, uint64_t seed, int n_threads) {
+/* Registers a random tensor of shape ne[0..n_dims) (ggml order) streamed at write time; m must
+ * live until then. Its seed derives from the model seed and the tensor name. */
+static void add_rand(gguf_writer *w, rand_matrix *m, const char *name, int n_dims, const int64_t *ne,
+                     float scale, int type, uint64_t seed, int n_threads) {
     snprintf(m->name, sizeof m->name, "%s", name);
-    m->rows = rows, m->cols = cols, m->scale = scale, m->type = type, m->n_threads = n_threads;
+    m->cols = ne[0], m->rows = 1;
+    for (int d = 1; d < n_dims; d++) m->rows *= ne[d];
+    m->scale = scale, m->type = type, m->n_threads = n_threads;
     m->seed = seed;
     for (const char *c = name; *c; c++) m->seed = mix(m->seed ^ (uint64_t)(unsigned char)*c);
-    const int64_t ne[2] = {cols, rows};
-    gguf_writer_add_tensor_stream(w, m->name, type, 2, ne, stream_matrix, m);
+    gguf_writer_add_tensor_stream(w, m->name, type, n_dims, ne, stream_matrix, m);
 }
+
+/* A random matrix (rows, cols), math order. */
+static void add_matrix(gguf_writer *w, rand_matrix *m, const char *name, int64_t rows, int64_t cols,
+                       float scale, int type, uint64_t seed, int n_threads) {
+    const int64_t ne[2] = {cols, rows};
+    add_rand(w, m, name, 2, ne, scale, type, seed, n_threads);
+}
+
+static int is_init_type(int type) {
+    return type == GRAFT_TYPE_F32 || type == GRAFT_TYPE_F16 || type == GRAFT_TYPE_BF16 ||
+           type == GRAFT_TYPE_Q8_0 || type == GRAFT_TYPE_Q4_0;
+}
+
+/* ---- llama decoders ------------------------------------------------------------------------ */
 
 uint64_t graft_init_llama_bytes(const graft_init_llama *hp, int type) {
     const uint64_t E = (uint64_t)hp->n_embd, hd = E / hp->n_head, Dkv = hd * hp->n_head_kv;
-    uint64_t per_layer = graft_row_bytes(type, hp->n_embd) * (E + 2 * Dkv + (uint64_t)hp->n_ff * 2) +
+    uint64_t per_layer = graft_row_bytes(type, hp->n_embd) * (2 * E + 2 * Dkv + (uint64_t)hp->n_ff * 2) +
                          graft_row_bytes(type, hp->n_ff) * E + 2 * E * 4;
     return per_layer * hp->n_layer + 2 * graft_row_bytes(type, hp->n_embd) * hp->n_vocab + E * 4;
 }
 
 int graft_init_llama_write(const graft_init_llama *hp, int type, uint64_t seed, int n_threads,
                            const char *path, graft_error *err) {
-    if (type != GRAFT_TYPE_F32 && type != GRAFT_TYPE_F16 && type != GRAFT_TYPE_BF16 &&
-        type != GRAFT_TYPE_Q8_0 && type != GRAFT_TYPE_Q4_0)
+    if (!is_init_type(type))
         return graft_error_set(err, GRAFT_E_INVALID, "init: unsupported weight type %d", type);
     if (hp->n_vocab < 259 + 1 || hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return graft_error_set(err, GRAFT_E_INVALID, "init: inconsistent shape for %s", hp->name);
@@ -200,4 +219,208 @@ int graft_init_llama_write(const graft_init_llama *hp, int type, uint64_t seed, 
     free(mats);
     free(ones);
     return rc;
+}
+
+/* ---- CLIP mmproj files --------------------------------------------------------------------- */
+
+enum { FILL_RAND, FILL_ONES, FILL_ZEROS };
+
+/* One tensor of an mmproj: name, type, shape (ggml order) and how it is filled. */
+typedef struct {
+    char name[48];
+    int type, n_dims, fill;
+    int64_t ne[4];
+    float scale; /* FILL_RAND: uniform in +-scale */
+} clip_tensor;
+
+/* A list of tensors being built; with out == NULL only counted. */
+typedef struct {
+    clip_tensor *out;
+    int n;
+} clip_list;
+
+static void push(clip_list *l, const char *name, int type, int fill, float scale, int n_dims, int64_t ne0,
+                 int64_t ne1, int64_t ne2, int64_t ne3) {
+    if (l->out) {
+        clip_tensor *t = &l->out[l->n];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->type = type, t->fill = fill, t->scale = scale, t->n_dims = n_dims;
+        t->ne[0] = ne0, t->ne[1] = ne1, t->ne[2] = ne2, t->ne[3] = ne3;
+    }
+    l->n++;
+}
+
+/* A linear layer W (M, K) + b (M): weight in the matrix type, bias f32, both +-1/sqrt(K). */
+static void push_linear(clip_list *l, const char *prefix, int type, int64_t M, int64_t K) {
+    char nm[48];
+    const float s = 1.0f / sqrtf((float)K);
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
+    push(l, nm, type, FILL_RAND, s, 2, K, M, 1, 1);
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
+    push(l, nm, GRAFT_TYPE_F32, FILL_RAND, s, 1, M, 1, 1, 1);
+}
+
+/* A LayerNorm of width D: weight 1, bias 0. */
+static void push_norm(clip_list *l, const char *prefix, int64_t D) {
+    char nm[48];
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
+    push(l, nm, GRAFT_TYPE_F32, FILL_ONES, 0.0f, 1, D, 1, 1, 1);
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
+    push(l, nm, GRAFT_TYPE_F32, FILL_ZEROS, 0.0f, 1, D, 1, 1, 1);
+}
+
+/* The mmproj's tensors in the legacy converter's order (projector first, then the vision model's
+ * state dict: class, patch, position embeddings, pre-LN, then per block k, v, q, out, ln1, fc1,
+ * fc2, ln2), into out[] when it is not NULL; returns their number. Sizes and the writer both read
+ * this one list. */
+static int clip_tensors(const graft_init_clip *hp, int type, clip_tensor *out) {
+    const int64_t D = hp->n_embd, F = hp->n_ff, p = hp->patch_size, g = hp->image_size / hp->patch_size;
+    const int ptype = type == GRAFT_TYPE_F32 ? GRAFT_TYPE_F32 : GRAFT_TYPE_F16; /* 3 p^2 inputs: no q8/q4 */
+    clip_list l = {out, 0};
+    push_linear(&l, "mm.0", type, hp->proj_hidden, D);
+    push_linear(&l, "mm.2", type, hp->proj_out, hp->proj_hidden);
+    push(&l, "v.class_embd", GRAFT_TYPE_F32, FILL_RAND, 1.0f / sqrtf((float)D), 1, D, 1, 1, 1);
+    push(&l, "v.patch_embd.weight", ptype, FILL_RAND, 1.0f / sqrtf((float)(3 * p * p)), 4, p, p, 3, D);
+    push(&l, "v.position_embd.weight", GRAFT_TYPE_F32, FILL_RAND, 1.0f / sqrtf((float)D), 2, D, g * g + 1, 1, 1);
+    push_norm(&l, "v.pre_ln", D);
+    static const char *const attn[4] = {"attn_k", "attn_v", "attn_q", "attn_out"};
+    char pre[40];
+    for (int b = 0; b < hp->n_block; b++) {
+        for (int j = 0; j < 4; j++) {
+            snprintf(pre, sizeof pre, "v.blk.%d.%s", b, attn[j]);
+            push_linear(&l, pre, type, D, D);
+        }
+        snprintf(pre, sizeof pre, "v.blk.%d.ln1", b);
+        push_norm(&l, pre, D);
+        snprintf(pre, sizeof pre, "v.blk.%d.ffn_down", b); /* CLIP's fc1 (D -> F), legacy naming */
+        push_linear(&l, pre, type, F, D);
+        snprintf(pre, sizeof pre, "v.blk.%d.ffn_up", b);   /* CLIP's fc2 (F -> D) */
+        push_linear(&l, pre, type, D, F);
+        snprintf(pre, sizeof pre, "v.blk.%d.ln2", b);
+        push_norm(&l, pre, D);
+    }
+    return l.n;
+}
+
+static uint64_t clip_tensor_bytes(const clip_tensor *t) {
+    uint64_t rows = 1;
+    for (int d = 1; d < t->n_dims; d++) rows *= (uint64_t)t->ne[d];
+    return graft_row_bytes(t->type, t->ne[0]) * rows;
+}
+
+static int clip_check(const graft_init_clip *hp, int type, graft_error *err) {
+    if (!is_init_type(type)) return graft_error_set(err, GRAFT_E_INVALID, "init: unsupported weight type %d", type);
+    if (hp->image_size < 1 || hp->patch_size < 1 || hp->image_size % hp->patch_size || hp->n_embd < 1 ||
+        hp->n_head < 1 || hp->n_embd % hp->n_head || hp->n_ff < 1 || hp->n_block < 1 || hp->proj_hidden < 1 ||
+        hp->proj_out < 1 || !(hp->eps > 0.0f))
+        return graft_error_set(err, GRAFT_E_INVALID, "init: inconsistent vision shape for %s", hp->name);
+    if ((type == GRAFT_TYPE_Q8_0 || type == GRAFT_TYPE_Q4_0) &&
+        (hp->n_embd % 32 || hp->n_ff % 32 || hp->proj_hidden % 32))
+        return graft_error_set(err, GRAFT_E_INVALID, "init: %s needs the vision widths to be multiples of 32",
+                               graft_type_name(type));
+    return GRAFT_OK;
+}
+
+uint64_t graft_init_mmproj_bytes(const graft_init_clip *hp, int type) {
+    const int n = clip_tensors(hp, type, NULL);
+    clip_tensor *ts = malloc((size_t)n * sizeof *ts);
+    if (!ts) return 0;
+    clip_tensors(hp, type, ts);
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) total += clip_tensor_bytes(&ts[i]);
+    free(ts);
+    return total;
+}
+
+int graft_init_mmproj_write(const graft_init_clip *hp, int type, uint64_t seed, int n_threads,
+                            const char *path, graft_error *err) {
+    int rc = clip_check(hp, type, err);
+    if (rc) return rc;
+    if (n_threads < 1) n_threads = 1;
+    const int n = clip_tensors(hp, type, NULL);
+    int64_t width = hp->n_embd; /* the constant vectors are all D long */
+    clip_tensor *ts = malloc((size_t)n * sizeof *ts);
+    rand_matrix *mats = calloc((size_t)n, sizeof *mats);
+    float *ones = malloc((size_t)width * sizeof *ones), *zeros = calloc((size_t)width, sizeof *zeros);
+    gguf_writer *w = gguf_writer_new();
+    if (!ts || !mats || !ones || !zeros || !w) {
+        free(ts), free(mats), free(ones), free(zeros), gguf_writer_free(w);
+        return graft_error_set(err, GRAFT_E_NOMEM, "init: out of memory");
+    }
+    for (int64_t i = 0; i < width; i++) ones[i] = 1.0f;
+    clip_tensors(hp, type, ts);
+
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}; /* OpenAI CLIP */
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    gguf_writer_add_str(w, "general.architecture", "clip", 4);
+    gguf_writer_add_str(w, "general.name", hp->name, strlen(hp->name));
+    gguf_writer_add_str(w, "general.description", "random weights (graft init)", 27);
+    gguf_writer_add_bool(w, "clip.has_text_encoder", 0);
+    gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
+    gguf_writer_add_bool(w, "clip.has_llava_projector", 1);
+    gguf_writer_add_str(w, "clip.projector_type", "mlp", 3);
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)hp->image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)hp->patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)hp->n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)hp->n_ff);
+    gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)hp->projection_dim);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)hp->n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", hp->eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)hp->n_block);
+    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, mean, 3);
+    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, std, 3);
+    gguf_writer_add_bool(w, "clip.use_gelu", hp->use_gelu);
+
+    for (int i = 0; i < n; i++) {
+        const clip_tensor *t = &ts[i];
+        if (t->fill == FILL_RAND)
+            add_rand(w, &mats[i], t->name, t->n_dims, t->ne, t->scale, t->type, seed, n_threads);
+        else
+            gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->fill == FILL_ONES ? ones : zeros,
+                                   (size_t)clip_tensor_bytes(t), 0);
+    }
+    rc = gguf_writer_error(w, err);
+    if (!rc) rc = gguf_writer_write(w, path, err);
+    gguf_writer_free(w);
+    free(ts), free(mats), free(ones), free(zeros);
+    return rc;
+}
+
+/* ---- LLaVA pairs --------------------------------------------------------------------------- */
+
+/* CLIP ViT-L/14-336 as llama.cpp's legacy converter stores it for LLaVA-1.5: 23 of 24 blocks. */
+#define VIT_L14_336(name, proj) {name, 336, 14, 1024, 4096, 16, 23, 0, 1e-5f, proj, proj, 768}
+
+static const graft_init_llava llava_presets[] = {
+    {"llava-1.5-7b", "llama-7b", VIT_L14_336("llava-1.5-7b mmproj", 4096)},
+    {"llava-1.5-13b", "llama-13b", VIT_L14_336("llava-1.5-13b mmproj", 5120)},
+    {"llava-tiny", "tiny", {"llava-tiny mmproj", 28, 14, 32, 128, 2, 2, 0, 1e-5f, 64, 64, 32}},
+    {NULL, NULL, {0}},
+};
+
+const graft_init_llava *graft_init_llava_presets(void) { return llava_presets; }
+
+const graft_init_llava *graft_init_llava_find(const char *name) {
+    for (const graft_init_llava *p = llava_presets; p->name; p++)
+        if (!strcmp(p->name, name)) return p;
+    return NULL;
+}
+
+int graft_init_llava_write(const graft_init_llava *p, int type, int mmproj_type, uint64_t seed,
+                           int n_threads, const char *dir, graft_error *err) {
+    const graft_init_llama *llm = graft_init_find(p->llm);
+    if (!llm) return graft_error_set(err, GRAFT_E_INVALID, "init: %s names an unknown decoder %s", p->name, p->llm);
+    if (llm->n_embd != p->vision.proj_out)
+        return graft_error_set(err, GRAFT_E_INVALID, "init: %s: projector width %d != decoder width %d", p->name,
+                               p->vision.proj_out, llm->n_embd);
+    int rc = clip_check(&p->vision, mmproj_type, err);
+    if (rc) return rc;
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return graft_error_set(err, GRAFT_E_IO, "init: cannot create directory %s: %s", dir, strerror(errno));
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/model.gguf", dir) >= (int)sizeof path)
+        return graft_error_set(err, GRAFT_E_INVALID, "init: directory name too long");
+    if ((rc = graft_init_llama_write(llm, type, seed, n_threads, path, err))) return rc;
+    snprintf(path, sizeof path, "%s/mmproj.gguf", dir);
+    return graft_init_mmproj_write(&p->vision, mmproj_type, seed, n_threads, path, err);
 }
