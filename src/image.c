@@ -372,17 +372,24 @@ static int decode_jpeg(const unsigned char *buf, int len, const char *name, graf
         const unsigned char *c[4] = {0};
         for (int k = 0; k < n; k++) c[k] = upsample_row(&pl[k], y, w, lines + k * lw);
         unsigned char *o = rgb + (size_t)y * w * 3;
-        for (int x = 0; x < w; x++, o += 3) {
-            switch (cs) {
-            case CS_GRAY: o[0] = o[1] = o[2] = c[0][x]; break;
-            case CS_RGB: o[0] = c[0][x]; o[1] = c[1][x]; o[2] = c[2][x]; break;
-            case CS_YCC: ycc_to_rgb(c[0][x], c[1][x], c[2][x], o); break;
-            case CS_CMYK: pil_cmyk_to_rgb(c[0][x], c[1][x], c[2][x], c[3][x], o); break;
-            default: { /* YCCK -> CMYK (jdcolor.c ycck_cmyk_convert) -> PIL */
+        switch (cs) {
+        case CS_GRAY:
+            for (int x = 0; x < w; x++, o += 3) o[0] = o[1] = o[2] = c[0][x];
+            break;
+        case CS_RGB:
+            for (int x = 0; x < w; x++, o += 3) o[0] = c[0][x], o[1] = c[1][x], o[2] = c[2][x];
+            break;
+        case CS_YCC:
+            for (int x = 0; x < w; x++, o += 3) ycc_to_rgb(c[0][x], c[1][x], c[2][x], o);
+            break;
+        case CS_CMYK:
+            for (int x = 0; x < w; x++, o += 3) pil_cmyk_to_rgb(c[0][x], c[1][x], c[2][x], c[3][x], o);
+            break;
+        default: /* YCCK -> CMYK (jdcolor.c ycck_cmyk_convert) -> PIL */
+            for (int x = 0; x < w; x++, o += 3) {
                 unsigned char t[3];
                 ycc_to_rgb(c[0][x], c[1][x], c[2][x], t);
                 pil_cmyk_to_rgb(255 - t[0], 255 - t[1], 255 - t[2], c[3][x], o);
-            }
             }
         }
     }
