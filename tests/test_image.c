@@ -9,6 +9,7 @@
  *   - robustness: pixel limits from headers, empty/random/corrupted files (run it under
  *     SANITIZE=1 too). */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -678,6 +679,9 @@ START_TEST(test_shared_images) {
                     "%d rejected like PIL; %d PIL-readable but unsupported (clear error)\n",
             n_img, n_exact, n_fail, n_unsup);
     ck_assert_int_ge(n_img, 25);
+    /* The acceptance bar above allows 1 level; graft was bit-exact on every image when this test
+     * was written, so anything less is a regression (a pad colour off by one passes the bar). */
+    ck_assert_int_eq(n_exact, n_img);
     cJSON_Delete(js);
 }
 END_TEST
@@ -725,14 +729,12 @@ START_TEST(test_pngsuite) {
     if (!d) return;
     char dir[512];
     snprintf(dir, sizeof dir, "%s", d);
-    FILE *ls;
-    char cmd[600], name[256];
-    snprintf(cmd, sizeof cmd, "ls '%s'", dir);
-    ls = popen(cmd, "r");
-    ck_assert_ptr_nonnull(ls);
+    DIR *dd = opendir(dir);
+    ck_assert_ptr_nonnull(dd);
     int n_ok = 0, n_rejected = 0, n_bad = 0;
-    while (fgets(name, sizeof name, ls)) {
-        name[strcspn(name, "\n")] = 0;
+    struct dirent *de;
+    while ((de = readdir(dd))) {
+        const char *name = de->d_name;
         size_t nl = strlen(name);
         if (nl < 5 || strcmp(name + nl - 4, ".png")) continue;
         char path[1024];
@@ -768,7 +770,7 @@ START_TEST(test_pngsuite) {
         cJSON_Delete(j);
         graft_image_free(&im);
     }
-    pclose(ls);
+    closedir(dd);
     fprintf(stderr, "image: PngSuite: %d files equal to the expected pixels, %d differ, %d corrupt files rejected\n",
             n_ok, n_bad, n_rejected);
     ck_assert_int_eq(n_bad, 0);
