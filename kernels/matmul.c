@@ -41,13 +41,12 @@ size_t graft_matmul_scratch_bytes(int wtype, int64_t M, int64_t K, int64_t N, in
     return 0;
 }
 
-/* Rows [*r0, *r1) of M for thread it of nt, in multiples of `align` (the kernels' tile height),
- * so that no tile is cut in two. */
-static void split_rows(int64_t M, int it, int nt, int64_t align, int64_t *r0, int64_t *r1) {
-    int64_t chunk = (M + nt - 1) / nt;
-    chunk = (chunk + align - 1) / align * align;
-    *r0 = chunk * it < M ? chunk * it : M;
-    *r1 = chunk * (it + 1) < M ? chunk * (it + 1) : M;
+/* Rows of M per work item, a multiple of `align` (the kernels' tile height) so that no tile is cut
+ * in two: about `per_thread` items per thread. */
+static int64_t chunk_rows(int64_t M, int nt, int per_thread, int64_t align) {
+    int64_t c = (M + (int64_t)nt * per_thread - 1) / ((int64_t)nt * per_thread);
+    c = (c + align - 1) / align * align;
+    return c < align ? align : c;
 }
 
 /* F16/BF16 through sgemm: W rows [p, p + pr) widened into `panel` (pr, K), then
@@ -87,8 +86,13 @@ void graft_matmul(const graft_kernels *kt, int wtype, const void *W, size_t row_
     }
     block_q8_0 *xq = scratch;
     const int64_t nb = K / QK;
-    /* gemv tiles are 4 rows, gemm panels 32: split on those boundaries. */
-    const int64_t align = N == 1 ? 4 : 32;
+    /* Work items are chunks of output rows. gemv and float gemm hand them out dynamically, several
+     * per thread, so a thread whose core is shared with another process does not hold the others
+     * up; block gemm splits statically (each call rebuilds per-activation tables, so fewer calls).
+     * Which thread computes a row does not change how it is computed: the results stay the same. */
+    const int dyn = N == 1 || !is_block(wtype);
+    const int64_t chunk = chunk_rows(M, n_threads, dyn ? 8 : 1, N == 1 ? 4 : 32);
+    const int64_t n_chunks = (M + chunk - 1) / chunk;
 #pragma omp parallel num_threads(n_threads)
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
@@ -104,9 +108,9 @@ void graft_matmul(const graft_kernels *kt, int wtype, const void *W, size_t row_
             }
 #pragma omp barrier
         }
-        int64_t r0, r1;
-        split_rows(M, it, nt, M >= 2 * align * nt ? align : 1, &r0, &r1);
-        if (r1 > r0) {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            const int64_t r0 = c * chunk, r1 = r0 + chunk < M ? r0 + chunk : M;
             switch (wtype) {
             case GRAFT_TYPE_F32:
                 if (N == 1) kt->gemv_f32(W, row_bytes, r0, r1, K, X, Y + r0);

@@ -64,12 +64,12 @@ INLINE float ld1_bf16(const void *row, int64_t k) { return graft_bf16_to_f32(((c
  * R rows (4 or 1, a constant after inlining) against x (K): two accumulators per row (even and
  * odd 8-element steps), then the K % 8 tail in order, the same whatever R is. */
 INLINE void gemv_rows_f(load8_fn ld, load1_fn ld1, const void *W, size_t row_bytes, int64_t r,
-                        const int R, int64_t K, const float *x, float *y) {
+                        int64_t rs, const int R, int64_t K, const float *x, float *y) {
     const void *w[4];
     __m256 a0[4], a1[4];
     UNROLL
     for (int i = 0; i < R; i++) {
-        w[i] = ROW(W, row_bytes, r + i);
+        w[i] = ROW(W, row_bytes, r + i * rs);
         a0[i] = a1[i] = _mm256_setzero_ps();
     }
     int64_t k = 0;
@@ -91,15 +91,15 @@ INLINE void gemv_rows_f(load8_fn ld, load1_fn ld1, const void *W, size_t row_byt
     for (int i = 0; i < R; i++) {
         float s = hsum8(_mm256_add_ps(a0[i], a1[i]));
         for (int64_t t = k; t < K; t++) s += ld1(w[i], t) * x[t];
-        y[i] = s;
+        y[i * rs] = s;
     }
 }
 
 INLINE void gemv_float(load8_fn ld, load1_fn ld1, const void *W, size_t row_bytes, int64_t r0,
                        int64_t r1, int64_t K, const float *x, float *y) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) gemv_rows_f(ld, ld1, W, row_bytes, r, 4, K, x, y + (r - r0));
-    for (; r < r1; r++) gemv_rows_f(ld, ld1, W, row_bytes, r, 1, K, x, y + (r - r0));
+    const int64_t q = (r1 - r0) / 4; /* rows r0 + i + {0, 1, 2, 3} q go together: see gemv_q */
+    for (int64_t i = 0; i < q; i++) gemv_rows_f(ld, ld1, W, row_bytes, r0 + i, q, 4, K, x, y + i);
+    for (int64_t r = r0 + 4 * q; r < r1; r++) gemv_rows_f(ld, ld1, W, row_bytes, r, 1, 1, K, x, y + (r - r0));
 }
 
 void avx2_gemv_f32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
@@ -237,7 +237,7 @@ INLINE __m256i q4_nibbles(const block_q4_0 *b) {
 /* ---- gemv, Q8_0 / Q4_0 ----------------------------------------------------------------------
  * One block of R rows per step: 8 int32 lanes of partial sums per row, scaled by d_w * d_x and
  * accumulated in f32 (summed at the end). */
-INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r, const int R,
+INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r, int64_t rs, const int R,
                         int64_t nb, const block_q8_0 *xq, float *y) {
     __m256 acc[4];
     UNROLL
@@ -252,11 +252,11 @@ INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r
             __m256i isum;
             float dw;
             if (q4) {
-                const block_q4_0 *wb = (const block_q4_0 *)ROW(W, row_bytes, r + i) + b;
+                const block_q4_0 *wb = (const block_q4_0 *)ROW(W, row_bytes, r + i * rs) + b;
                 isum = _mm256_sub_epi32(pairs_to_i32(_mm256_maddubs_epi16(q4_nibbles(wb), xv)), xc);
                 dw = _cvtsh_ss(wb->d);
             } else {
-                const block_q8_0 *wb = (const block_q8_0 *)ROW(W, row_bytes, r + i) + b;
+                const block_q8_0 *wb = (const block_q8_0 *)ROW(W, row_bytes, r + i * rs) + b;
                 const __m256i wv = _mm256_loadu_si256((const __m256i *)wb->q);
                 isum = pairs_to_i32(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)));
                 dw = _cvtsh_ss(wb->d);
@@ -265,14 +265,18 @@ INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r
         }
     }
     UNROLL
-    for (int i = 0; i < R; i++) y[i] = hsum8(acc[i]);
+    for (int i = 0; i < R; i++) y[i * rs] = hsum8(acc[i]);
 }
 
 INLINE void gemv_q(const int q4, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                    int64_t K, const block_q8_0 *xq, float *y) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) gemv_q_rows(q4, W, row_bytes, r, 4, K / QK, xq, y + (r - r0));
-    for (; r < r1; r++) gemv_q_rows(q4, W, row_bytes, r, 1, K / QK, xq, y + (r - r0));
+    /* The 4 rows of a group are a quarter of the range apart, not neighbours: short rows (a Q4_0
+     * row of K = 4096 is 2304 bytes) would put several streams in one 4 KB page, and the L2
+     * streamer, which follows one stream per page, then fetches poorly (cold Q4_0 ran at half the
+     * bandwidth). Each row is computed the same way in any group. */
+    const int64_t q = (r1 - r0) / 4;
+    for (int64_t i = 0; i < q; i++) gemv_q_rows(q4, W, row_bytes, r0 + i, q, 4, K / QK, xq, y + i);
+    for (int64_t r = r0 + 4 * q; r < r1; r++) gemv_q_rows(q4, W, row_bytes, r, 1, 1, K / QK, xq, y + (r - r0));
 }
 
 void avx2_gemv_q8_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,

@@ -56,12 +56,12 @@ INLINE __m512 ldm_bf16(const void *row, int64_t k, __mmask16 m) {
  * R rows (R = 4 or 1, a constant after inlining) against x (K). Each row keeps two accumulators
  * (even and odd 16-element steps; the masked tail goes to the odd one), whatever R is. */
 INLINE void gemv_rows_f(load16_fn ld, load16m_fn ldm, const void *W, size_t row_bytes, int64_t r,
-                        const int R, int64_t K, const float *x, float *y) {
+                        int64_t rs, const int R, int64_t K, const float *x, float *y) {
     const void *w[4];
     __m512 a0[4], a1[4];
     UNROLL
     for (int i = 0; i < R; i++) {
-        w[i] = ROW(W, row_bytes, r + i);
+        w[i] = ROW(W, row_bytes, r + i * rs);
         a0[i] = a1[i] = _mm512_setzero_ps();
     }
     int64_t k = 0;
@@ -86,14 +86,14 @@ INLINE void gemv_rows_f(load16_fn ld, load16m_fn ldm, const void *W, size_t row_
         for (int i = 0; i < R; i++) a1[i] = _mm512_fmadd_ps(ldm(w[i], k, m), x1, a1[i]);
     }
     UNROLL
-    for (int i = 0; i < R; i++) y[i] = _mm512_reduce_add_ps(_mm512_add_ps(a0[i], a1[i]));
+    for (int i = 0; i < R; i++) y[i * rs] = _mm512_reduce_add_ps(_mm512_add_ps(a0[i], a1[i]));
 }
 
 INLINE void gemv_float(load16_fn ld, load16m_fn ldm, const void *W, size_t row_bytes, int64_t r0,
                        int64_t r1, int64_t K, const float *x, float *y) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) gemv_rows_f(ld, ldm, W, row_bytes, r, 4, K, x, y + (r - r0));
-    for (; r < r1; r++) gemv_rows_f(ld, ldm, W, row_bytes, r, 1, K, x, y + (r - r0));
+    const int64_t q = (r1 - r0) / 4; /* rows r0 + i + {0, 1, 2, 3} q go together: see gemv_q */
+    for (int64_t i = 0; i < q; i++) gemv_rows_f(ld, ldm, W, row_bytes, r0 + i, q, 4, K, x, y + i);
+    for (int64_t r = r0 + 4 * q; r < r1; r++) gemv_rows_f(ld, ldm, W, row_bytes, r, 1, 1, K, x, y + (r - r0));
 }
 
 void avx512_gemv_f32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
@@ -315,7 +315,7 @@ INLINE __m512i quad16(const uint8_t *p, int bsize, const int nq) {
 }
 
 /* Q8_0, blocks b, b+1 (two) or b alone, of R rows; idx selects their two scales from s16. */
-INLINE void gemv_q8_step(const void *W, size_t row_bytes, int64_t r, const int R, int64_t b,
+INLINE void gemv_q8_step(const void *W, size_t row_bytes, int64_t r, int64_t rs, const int R, int64_t b,
                          const int two, const block_q8_0 *xq, __m512i idx, const __m512 *s16,
                          __m512 *acc) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
@@ -324,7 +324,7 @@ INLINE void gemv_q8_step(const void *W, size_t row_bytes, int64_t r, const int R
                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, xv));
     UNROLL
     for (int i = 0; i < R; i++) {
-        const block_q8_0 *wb = (const block_q8_0 *)ROW(W, row_bytes, r + i) + b;
+        const block_q8_0 *wb = (const block_q8_0 *)ROW(W, row_bytes, r + i * rs) + b;
         const __m512i wv = _mm512_xor_si512(two ? q8_pair(wb) : q8_single(wb), flip); /* q + 128 */
         const __m512i isum = _mm512_dpbusd_epi32(negc, wv, xv);
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(idx, s16[i]), acc[i]);
@@ -332,7 +332,7 @@ INLINE void gemv_q8_step(const void *W, size_t row_bytes, int64_t r, const int R
 }
 
 /* Q4_0, blocks b .. b+nq-1 of R rows; idx selects their four scales from s16. */
-INLINE void gemv_q4_step(const void *W, size_t row_bytes, int64_t r, const int R, int64_t b,
+INLINE void gemv_q4_step(const void *W, size_t row_bytes, int64_t r, int64_t rs, const int R, int64_t b,
                          const int nq, const block_q8_0 *xq, __m512i idx, const __m512 *s16,
                          __m512 *acc) {
     const __m512i lo4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
@@ -343,7 +343,7 @@ INLINE void gemv_q4_step(const void *W, size_t row_bytes, int64_t r, const int R
         _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xlo), eight, xhi));
     UNROLL
     for (int i = 0; i < R; i++) {
-        const block_q4_0 *wb = (const block_q4_0 *)ROW(W, row_bytes, r + i) + b;
+        const block_q4_0 *wb = (const block_q4_0 *)ROW(W, row_bytes, r + i * rs) + b;
         const __m512i z = quad16(wb->qs, sizeof(block_q4_0), nq);
         const __m512i lo = _mm512_and_si512(z, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), lo4);
         const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(negc, lo, xlo), hi, xhi);
@@ -351,7 +351,7 @@ INLINE void gemv_q4_step(const void *W, size_t row_bytes, int64_t r, const int R
     }
 }
 
-INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r, const int R,
+INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r, int64_t rs, const int R,
                         int64_t nb, const block_q8_0 *xq, float *y) {
     const int bsize = q4 ? (int)sizeof(block_q4_0) : (int)sizeof(block_q8_0);
     __m512 acc[4], s16[4];
@@ -363,33 +363,37 @@ INLINE void gemv_q_rows(const int q4, const void *W, size_t row_bytes, int64_t r
         const __m512 dx = scales16(xq + c0, sizeof(block_q8_0), m);
         UNROLL
         for (int i = 0; i < R; i++)
-            s16[i] = _mm512_mul_ps(scales16((const char *)ROW(W, row_bytes, r + i) + c0 * bsize, bsize, m), dx);
+            s16[i] = _mm512_mul_ps(scales16((const char *)ROW(W, row_bytes, r + i * rs) + c0 * bsize, bsize, m), dx);
         if (q4) {
             const __m512i base = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
             for (int q = 0; 4 * q < nblk; q++) {
                 const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(4 * q));
                 const int nq = nblk - 4 * q < 4 ? nblk - 4 * q : 4;
-                if (nq == 4) gemv_q4_step(W, row_bytes, r, R, c0 + 4 * q, 4, xq, idx, s16, acc);
-                else gemv_q4_step(W, row_bytes, r, R, c0 + 4 * q, nq, xq, idx, s16, acc);
+                if (nq == 4) gemv_q4_step(W, row_bytes, r, rs, R, c0 + 4 * q, 4, xq, idx, s16, acc);
+                else gemv_q4_step(W, row_bytes, r, rs, R, c0 + 4 * q, nq, xq, idx, s16, acc);
             }
         } else {
             const __m512i base = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
             for (int p = 0; 2 * p < nblk; p++) {
                 const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(2 * p));
-                if (2 * p + 1 < nblk) gemv_q8_step(W, row_bytes, r, R, c0 + 2 * p, 1, xq, idx, s16, acc);
-                else gemv_q8_step(W, row_bytes, r, R, c0 + 2 * p, 0, xq, idx, s16, acc);
+                if (2 * p + 1 < nblk) gemv_q8_step(W, row_bytes, r, rs, R, c0 + 2 * p, 1, xq, idx, s16, acc);
+                else gemv_q8_step(W, row_bytes, r, rs, R, c0 + 2 * p, 0, xq, idx, s16, acc);
             }
         }
     }
     UNROLL
-    for (int i = 0; i < R; i++) y[i] = _mm512_reduce_add_ps(acc[i]);
+    for (int i = 0; i < R; i++) y[i * rs] = _mm512_reduce_add_ps(acc[i]);
 }
 
 INLINE void gemv_q(const int q4, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                    int64_t K, const block_q8_0 *xq, float *y) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) gemv_q_rows(q4, W, row_bytes, r, 4, K / QK, xq, y + (r - r0));
-    for (; r < r1; r++) gemv_q_rows(q4, W, row_bytes, r, 1, K / QK, xq, y + (r - r0));
+    /* The 4 rows of a group are a quarter of the range apart, not neighbours: short rows (a Q4_0
+     * row of K = 4096 is 2304 bytes) would put several streams in one 4 KB page, and the L2
+     * streamer, which follows one stream per page, then fetches poorly (cold Q4_0 ran at half the
+     * bandwidth). Each row is computed the same way in any group. */
+    const int64_t q = (r1 - r0) / 4;
+    for (int64_t i = 0; i < q; i++) gemv_q_rows(q4, W, row_bytes, r0 + i, q, 4, K / QK, xq, y + i);
+    for (int64_t r = r0 + 4 * q; r < r1; r++) gemv_q_rows(q4, W, row_bytes, r, 1, 1, K / QK, xq, y + (r - r0));
 }
 
 void avx512_gemv_q8_0(const void *W, size_t row_bytes, int64_t r0, int64_t r1, int64_t K,
