@@ -224,6 +224,20 @@ END_TEST
 START_TEST(test_kernels_q4_0) { run_type(GRAFT_TYPE_Q4_0); }
 END_TEST
 
+/* K = 0: an empty sum is 0 in every kernel, as in the reference. */
+START_TEST(test_kernels_empty_k) {
+    const graft_kernels *ref = graft_kernels_variant("ref");
+    tu_rng r = {4};
+    for (int v = 0; v < N_VARIANTS; v++) {
+        const graft_kernels *k = graft_kernels_variant(variants[v]);
+        if (!k) continue;
+        int bad = 0;
+        for (int ti = 0; ti < 5; ti++) bad += run_case(ref, k, variants[v], wtypes[ti], 5, 0, 3, &r);
+        ck_assert_msg(bad == 0, "%s: K = 0 gives other than 0", variants[v]);
+    }
+}
+END_TEST
+
 /* Larger gemm shapes: several 32-row panels and K chunks, N across the micro-tile widths. */
 START_TEST(test_kernels_gemm_large) {
     const graft_kernels *ref = graft_kernels_variant("ref");
@@ -398,6 +412,7 @@ Suite *suite_matmul(void) {
     tcase_add_test(tc, test_kernels_q8_0);
     tcase_add_test(tc, test_kernels_q4_0);
     tcase_add_test(tc, test_kernels_gemm_large);
+    tcase_add_test(tc, test_kernels_empty_k);
     suite_add_tcase(s, tc);
     TCase *td = tcase_create("driver");
     tcase_set_timeout(td, 120);

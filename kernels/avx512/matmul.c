@@ -230,6 +230,10 @@ INLINE void kern_f(const float *pw, int kc, const float *x, int64_t ldx, const i
 INLINE void gemm_float(packf_fn pack, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                        int64_t K, const float *X, int64_t ldx, int64_t N, float *Y, int64_t ldy) {
     float pw[KC * MR] __attribute__((aligned(64))); /* (kc, MR) */
+    if (K <= 0) { /* an empty sum: zeros, as the reference */
+        for (int64_t n = 0; n < N; n++) memset(Y + n * ldy + r0, 0, (size_t)(r1 - r0) * sizeof(float));
+        return;
+    }
     for (int64_t p = r0; p < r1; p += MR) {
         const int mr = (int)(r1 - p < MR ? r1 - p : MR);
         const __mmask16 m0 = tail_mask(mr), m1 = tail_mask(mr - 16);
@@ -531,6 +535,10 @@ INLINE void gemm_q(const int q4, packq_fn pack, const void *W, size_t row_bytes,
     float dxf[NSQ * KBQ];                                       /* (ns, KBQ) */
     const int64_t nb = K / QK;
     const int32_t off = q4 ? 8 : 128;
+    if (nb <= 0) { /* an empty sum: zeros, as the reference */
+        for (int64_t n = 0; n < N; n++) memset(Y + n * ldy + r0, 0, (size_t)(r1 - r0) * sizeof(float));
+        return;
+    }
     for (int64_t n0 = 0; n0 < N; n0 += NSQ) {
         const int ns = (int)(N - n0 < NSQ ? N - n0 : NSQ);
         for (int64_t kb0 = 0; kb0 < nb; kb0 += KBQ) {
