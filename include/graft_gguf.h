@@ -33,6 +33,10 @@ typedef enum graft_gguf_type {
     GRAFT_GGUF_F64 = 12,
 } graft_gguf_type;
 
+/* Bytes of one value of a fixed-size metadata type (1, 2, 4 or 8); 0 for string, array and
+ * unknown types. */
+int graft_gguf_value_size(int type);
+
 /* "u8", "i8", ..., "string", "array"; NULL if unknown. */
 const char *graft_gguf_type_name(int type);
 

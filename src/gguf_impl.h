@@ -63,22 +63,7 @@ static inline uint64_t gguf_rd64(const unsigned char *p) {
     return v;
 }
 
-/* Bytes of one value of a fixed-size type; 0 for string, array and unknown types. */
-static inline int gguf_scalar_size(int type) {
-    switch (type) {
-    case GRAFT_GGUF_U8:
-    case GRAFT_GGUF_I8:
-    case GRAFT_GGUF_BOOL: return 1;
-    case GRAFT_GGUF_U16:
-    case GRAFT_GGUF_I16: return 2;
-    case GRAFT_GGUF_U32:
-    case GRAFT_GGUF_I32:
-    case GRAFT_GGUF_F32: return 4;
-    case GRAFT_GGUF_U64:
-    case GRAFT_GGUF_I64:
-    case GRAFT_GGUF_F64: return 8;
-    default: return 0;
-    }
-}
+/* Bytes of one value of a fixed-size type (graft_gguf_value_size). */
+static inline int gguf_scalar_size(int type) { return graft_gguf_value_size(type); }
 
 #endif

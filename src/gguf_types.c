@@ -72,3 +72,20 @@ const char *graft_gguf_type_name(int type) {
                                         "bool", "string", "array", "u64", "i64", "f64"};
     return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : NULL;
 }
+
+int graft_gguf_value_size(int type) {
+    switch (type) {
+    case GRAFT_GGUF_U8:
+    case GRAFT_GGUF_I8:
+    case GRAFT_GGUF_BOOL: return 1;
+    case GRAFT_GGUF_U16:
+    case GRAFT_GGUF_I16: return 2;
+    case GRAFT_GGUF_U32:
+    case GRAFT_GGUF_I32:
+    case GRAFT_GGUF_F32: return 4;
+    case GRAFT_GGUF_U64:
+    case GRAFT_GGUF_I64:
+    case GRAFT_GGUF_F64: return 8;
+    default: return 0;
+    }
+}

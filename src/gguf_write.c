@@ -84,22 +84,7 @@ struct gguf_stream {
     graft_error *err;
 };
 
-static int elem_size(int type) {
-    switch (type) {
-    case GRAFT_GGUF_U8:
-    case GRAFT_GGUF_I8:
-    case GRAFT_GGUF_BOOL: return 1;
-    case GRAFT_GGUF_U16:
-    case GRAFT_GGUF_I16: return 2;
-    case GRAFT_GGUF_U32:
-    case GRAFT_GGUF_I32:
-    case GRAFT_GGUF_F32: return 4;
-    case GRAFT_GGUF_U64:
-    case GRAFT_GGUF_I64:
-    case GRAFT_GGUF_F64: return 8;
-    default: return 0;
-    }
-}
+static int elem_size(int type) { return graft_gguf_value_size(type); }
 
 /* Records the first failure of an add_* call and returns its code. */
 __attribute__((format(printf, 3, 4))) static int fail(gguf_writer *w, int code, const char *fmt, ...) {
