@@ -29,7 +29,13 @@ void ref_quantize_q8_0(int64_t n, const float *x, block_q8_0 *y) {
         const float d = amax / 127.0f;
         const float id = d ? 1.0f / d : 0.0f;
         y[b].d = graft_f32_to_f16(d);
-        for (int j = 0; j < QK; j++) y[b].q[j] = (int8_t)roundf(xb[j] * id);
+        /* A block so small that 1/d overflows gives inf/nan products; converting those to an
+         * integer is undefined in C. x86 (cvttss2si) yields 0x80000000, whose low byte is 0:
+         * that is what llama.cpp's files hold, so say it explicitly. */
+        for (int j = 0; j < QK; j++) {
+            const float v = xb[j] * id;
+            y[b].q[j] = isfinite(v) ? (int8_t)roundf(v) : 0;
+        }
     }
 }
 
@@ -49,8 +55,9 @@ void ref_quantize_q4_0(int64_t n, const float *x, block_q4_0 *y) {
         const float id = d ? 1.0f / d : 0.0f;
         y[b].d = graft_f32_to_f16(d);
         for (int j = 0; j < QK / 2; j++) {
-            const float x0 = xb[j] * id, x1 = xb[QK / 2 + j] * id;
-            int q0 = (int)(int8_t)(x0 + 8.5f), q1 = (int)(int8_t)(x1 + 8.5f);
+            const float x0 = xb[j] * id + 8.5f, x1 = xb[QK / 2 + j] * id + 8.5f;
+            /* non-finite when 1/d overflows: 0 as on x86, see quantize_q8_0 */
+            int q0 = isfinite(x0) ? (int)(int8_t)x0 : 0, q1 = isfinite(x1) ? (int)(int8_t)x1 : 0;
             if (q0 > 15) q0 = 15;
             if (q1 > 15) q1 = 15;
             y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
