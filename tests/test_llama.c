@@ -6,6 +6,7 @@
  * and f32 accumulation over K <= 128 costs ~1e-6 relative: 1e-4 is generous yet catches any
  * wrong rope pair, head mapping or norm); greedy tokens must be identical. */
 #include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,23 @@ START_TEST(test_errors) {
 }
 END_TEST
 
+/* The per-token path allocates nothing: the heap's in-use bytes do not move over 8 decodes. */
+START_TEST(test_decode_allocates_nothing) {
+    graft_model *m = load("tests/fixtures/llama/tiny-q4_0/model.gguf");
+    graft_ctx *c = ctx_for(m, 0, 2);
+    int32_t ids[4] = {1, 300, 301, 302};
+    ck_assert_int_eq(graft_decode(c, ids, NULL, 4), GRAFT_OK); /* warm: thread pool, lazy init */
+    ck_assert_int_eq(graft_decode(c, ids + 1, NULL, 1), GRAFT_OK);
+    struct mallinfo2 m0 = mallinfo2();
+    for (int i = 0; i < 8; i++) ck_assert_int_eq(graft_decode(c, ids + 1 + i % 3, NULL, 1), GRAFT_OK);
+    struct mallinfo2 m1 = mallinfo2();
+    ck_assert_msg(m0.uordblks == m1.uordblks && m0.hblkhd == m1.hblkhd, "decode allocated: %zu -> %zu bytes",
+                  m0.uordblks, m1.uordblks);
+    graft_ctx_free(c);
+    graft_model_free(m);
+}
+END_TEST
+
 Suite *suite_llama(void) {
     Suite *s = suite_create("llama");
     TCase *tc = tcase_create("core");
@@ -235,6 +253,7 @@ Suite *suite_llama(void) {
     tcase_add_test(tc, test_reference_fixtures);
     tcase_add_test(tc, test_thread_and_chunk_invariance);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_decode_allocates_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
