@@ -21,14 +21,14 @@ OPT     := -O2 -g
 endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fopenmp -Iinclude -Isrc -Ikernels $(CFLAGS)
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fopenmp -Iinclude -Isrc -Isrc/eval -Ikernels $(CFLAGS)
 LDLIBS_ALL := -fopenmp -lm -lpthread -ldl -lcjson $(LDLIBS)
 
 # Per-variant ISA flags: each kernels/<variant>/ file is compiled with only its own.
 ISA_avx2   := -mavx2 -mfma -mf16c
 ISA_avx512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 
-LIB_SRC  := $(wildcard src/*.c) $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c) \
+LIB_SRC  := $(wildcard src/*.c) $(wildcard src/eval/*.c) $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c) \
             $(wildcard kernels/avx2/*.c) $(wildcard kernels/avx512/*.c)
 LIB_SRC  := $(filter-out src/main.c src/cli_%.c,$(LIB_SRC))
 CLI_SRC  := src/main.c $(wildcard src/cli_*.c)
