@@ -126,7 +126,8 @@ int graft_decode(graft_ctx *c, const int32_t *ids, const float *embd, int n) {
     const int E = c->model->hp.n_embd;
     for (int done = 0; done < n;) {
         int step = n - done < c->params.n_batch ? n - done : c->params.n_batch;
-        graft_llama_forward(c, ids ? ids + done : NULL, embd ? embd + (size_t)done * E : NULL, step);
+        graft_llama_forward(c, ids ? ids + done : NULL, embd ? embd + (size_t)done * E : NULL, step,
+                            done + step == n);
         c->pos += step;
         done += step;
     }

@@ -151,9 +151,9 @@ int graft_llama_load(graft_model *m, graft_error *err) {
 
 /* ---- forward ---------------------------------------------------------------------------- */
 
-/* Rows [0, n) of the batch at cache positions pos .. pos + n - 1; logits for the last row, or
- * for all rows when logits_all. */
-int graft_llama_forward(graft_ctx *c, const int32_t *ids, const float *embd, int n) {
+/* Rows [0, n) of the batch at cache positions pos .. pos + n - 1; then, when want_logits, the
+ * logits of the last row, or of all rows when logits_all. */
+int graft_llama_forward(graft_ctx *c, const int32_t *ids, const float *embd, int n, int want_logits) {
     const graft_model *m = c->model;
     const graft_hparams *hp = &m->hp;
     const graft_kernels *kt = c->kt;
@@ -213,6 +213,10 @@ int graft_llama_forward(graft_ctx *c, const int32_t *ids, const float *embd, int
         kt->add((int64_t)n * E, c->x, c->xn, c->x);
     }
 
+    if (!want_logits) { /* an earlier chunk of a long prefill: nobody reads its logits */
+        c->n_logits = 0;
+        return GRAFT_OK;
+    }
     /* final norm and logits: every row, or only the last */
     const int first = c->params.logits_all ? 0 : n - 1, rows = n - first;
     for (int i = first; i < n; i++)

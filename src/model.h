@@ -68,7 +68,8 @@ struct graft_ctx {
 
 /* llama.c: fills m->hp and the tensors from m->gguf; the forward pass over one batch. */
 int graft_llama_load(struct graft_model *m, graft_error *err);
-int graft_llama_forward(struct graft_ctx *c, const int32_t *ids, const float *embd, int n);
+int graft_llama_forward(struct graft_ctx *c, const int32_t *ids, const float *embd, int n,
+                        int want_logits);
 
 /* Y (n, rows of W) = X (n, cols of W) W^T with the context's kernels and threads. */
 void graft_ctx_matmul(struct graft_ctx *c, const graft_tensor *W, const float *X, int n, float *Y);

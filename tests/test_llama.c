@@ -189,6 +189,19 @@ START_TEST(test_thread_and_chunk_invariance) {
         else ck_assert(!memcmp(ref, graft_ctx_logits(c, -1), (size_t)V * sizeof(float)));
         graft_ctx_free(c);
     }
+    /* a prefill in chunks of 4 (n_batch 4: 19 = 4+4+4+4+3) vs one batch */
+    {
+        graft_ctx_params p = graft_ctx_default_params();
+        p.n_ctx = 64;
+        p.n_batch = 4;
+        p.kv_type = GRAFT_TYPE_F32;
+        graft_ctx *cc;
+        graft_error e;
+        ck_assert_int_eq(graft_ctx_new(m, &p, &cc, &e), GRAFT_OK);
+        ck_assert_int_eq(graft_decode(cc, ids, NULL, n), GRAFT_OK);
+        ck_assert(tu_max_abs_err("chunked", graft_ctx_logits(cc, -1), ref, (size_t)V, 1e-4) <= 1e-4);
+        graft_ctx_free(cc);
+    }
     /* token by token through the cache vs one batch: same maths, different grouping */
     graft_ctx *c = ctx_for(m, 0, 2);
     for (int i = 0; i < n; i++) ck_assert_int_eq(graft_decode(c, ids + i, NULL, 1), GRAFT_OK);
