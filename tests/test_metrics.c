@@ -155,6 +155,143 @@ START_TEST(test_pope_golden) {
 }
 END_TEST
 
+/* ---- VQA accuracy ------------------------------------------------------------------------- */
+
+static void norm_is(const char *in, const char *want) {
+    char out[256];
+    ck_assert_int_ge(graft_vqa_normalize(in, out, sizeof out), 0);
+    ck_assert_msg(strcmp(out, want) == 0, "normalize(\"%s\") = \"%s\", want \"%s\"", in, out, want);
+}
+
+/* accuracy of pred against 10 answers made of k copies of `a` and 10-k copies of `b` */
+static double acc_kb(const char *a, int k, const char *b, const char *pred) {
+    const char *gt[10];
+    for (int i = 0; i < 10; i++) gt[i] = i < k ? a : b;
+    graft_error e;
+    return graft_vqa_question_acc(gt, 10, pred, &e);
+}
+
+START_TEST(test_vqa_normalize) {
+    /* each expectation worked by hand through processPunctuation + processDigitArticle */
+    norm_is("Two.", "2");                      /* period not before a digit goes, number word */
+    norm_is("T-Shirt", "t shirt");             /* '-' without a space next to it -> ' ' */
+    norm_is("1000 - 2000", "1000 2000");       /* '-' with a space next to it is deleted */
+    norm_is("1,000-2,000", "10002000");        /* digit,digit anywhere: every listed char deleted */
+    norm_is("1000-2000", "1000 2000");
+    norm_is("Red, White", "red white");
+    norm_is("2.5", "2.5");                     /* '.' before a digit stays */
+    norm_is("u.s.a", "usa");
+    norm_is("an umbrella", "umbrella");        /* articles dropped */
+    norm_is("The Dog's toy", "dog's toy");     /* "'" is not in the list */
+    norm_is("dont", "don't");                  /* contractions table */
+    norm_is("Im", "im");                       /* key "Im" never matches after lower() */
+    norm_is("twas", "'twas");
+    norm_is("twenty three", "twenty 3");       /* only zero..ten and none */
+    norm_is("none", "0");
+    norm_is("a: b & c*", "a: b & c*");         /* ":", "&", "*" are not in the list: "a:" is no article */
+    norm_is("  ", "");
+    char dots[64];                             /* "yes" + 33 dots: only 32 are removed */
+    strcpy(dots, "yes");
+    memset(dots + 3, '.', 33);
+    dots[36] = '\0';
+    norm_is(dots, "yes.");
+    dots[35] = '\0';                           /* 32 dots: all go */
+    norm_is(dots, "yes");
+    char small[4];
+    ck_assert_int_eq(graft_vqa_normalize("elephant", small, sizeof small), -1);
+}
+END_TEST
+
+START_TEST(test_vqa_hand) {
+    /* 10 identical answers: nothing is normalised, so only an exact (stripped) match scores */
+    near("identical exact", acc_kb("yes", 10, "yes", "yes"), 1.0);
+    near("identical case", acc_kb("yes", 10, "yes", "Yes"), 0.0);
+    near("identical strip", acc_kb("yes", 10, "yes", "  yes\n"), 1.0);
+    near("identical 'no '", acc_kb("no", 9, "no ", "no"), 1.0);
+    /* 2 of 10 answers match: leaving out one of the 2 leaves 1 match (1/3), 2 such subsets;
+     * the other 8 subsets keep 2 matches (2/3): (2*(1/3) + 8*(2/3)) / 10 = 6/10 */
+    near("two of ten", acc_kb("cat", 2, "dog", "Cat."), (2 * (1.0 / 3) + 8 * (2.0 / 3)) / 10);
+    /* 3 of 10 match: the 3 subsets without one of them have 2 (2/3), the other 7 have 3 (1):
+     * (3*(2/3) + 7) / 10 = 0.9 */
+    near("three of ten", acc_kb("red", 3, "blue", "red"), (3 * (2.0 / 3) + 7) / 10);
+    /* 4 or more matches: every subset keeps >= 3 -> 1 */
+    near("four of ten", acc_kb("2", 4, "3", "two"), 1.0);
+    near("no match", acc_kb("2", 4, "3", "4"), 0.0);
+    /* aggregation: accuracies 1, 0.9, 0 -> overall 100*(1.9)/3; per type in first-seen order */
+    const char *g1[10], *g2[10], *g3[10];
+    for (int i = 0; i < 10; i++) { g1[i] = "yes"; g2[i] = i < 3 ? "red" : "blue"; g3[i] = "2"; }
+    graft_vqa_item it[3] = {{g1, 10, "yes", "is the", "yes/no"},
+                            {g2, 10, "red", "what color", "other"},
+                            {g3, 10, "3", "is the", "number"}};
+    graft_vqa_result r;
+    graft_error e;
+    ck_assert_int_eq(graft_vqa_score(it, 3, &r, &e), GRAFT_OK);
+    near("overall", r.overall, 100.0 * (1.0 + (3 * (2.0 / 3) + 7) / 10) / 3);
+    ck_assert_int_eq(r.n_qtype, 2);
+    ck_assert_str_eq(r.per_qtype[0].name, "is the");
+    ck_assert_int_eq(r.per_qtype[0].n, 2);
+    near("is the", r.per_qtype[0].accuracy, 50.0);
+    ck_assert_int_eq(r.n_atype, 3);
+    near("q2", r.per_question[1], 100.0 * ((3 * (2.0 / 3) + 7) / 10));
+    graft_vqa_result_free(&r);
+    ck_assert_int_eq(graft_vqa_score(it, 0, &r, &e), GRAFT_E_INVALID);
+}
+END_TEST
+
+static const graft_vqa_group *find_group(const graft_vqa_group *g, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(g[i].name, name) == 0) return &g[i];
+    return NULL;
+}
+
+START_TEST(test_vqa_golden) {
+    const char *gp = tu_shared("metrics/vqa_accuracy_constructed_25.json");
+    if (!gp) return;
+    cJSON *gold = load_json(gp);
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(gold, "questions");
+    int n = cJSON_GetArraySize(qs);
+    ck_assert_int_eq(n, 25);
+    graft_vqa_item *it = calloc((size_t)n, sizeof *it);
+    const char *(*gts)[16] = calloc((size_t)n, sizeof *gts);
+    for (int i = 0; i < n; i++) {
+        const cJSON *q = cJSON_GetArrayItem(qs, i);
+        const cJSON *ga = cJSON_GetObjectItemCaseSensitive(q, "gt_answers");
+        int ng = cJSON_GetArraySize(ga);
+        ck_assert_int_le(ng, 16);
+        for (int k = 0; k < ng; k++) gts[i][k] = cJSON_GetArrayItem(ga, k)->valuestring;
+        it[i] = (graft_vqa_item){gts[i], ng, str(q, "prediction"), str(q, "question_type"),
+                                 str(q, "answer_type")};
+    }
+    graft_vqa_result r;
+    graft_error e;
+    ck_assert_int_eq(graft_vqa_score(it, (size_t)n, &r, &e), GRAFT_OK);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        double want = num(cJSON_GetArrayItem(qs, i), "accuracy");
+        if (fabs(r.per_question[i] - want) > 1e-12 && bad++ < 5)
+            fprintf(stderr, "vqa q%d (%s): got %.17g want %.17g\n", i + 1, it[i].pred,
+                    r.per_question[i], want);
+    }
+    ck_assert_int_eq(bad, 0);
+    near("overall", r.overall, num(gold, "overall"));
+    const char *keys[2] = {"perQuestionType", "perAnswerType"};
+    for (int t = 0; t < 2; t++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(gold, keys[t]);
+        const graft_vqa_group *g = t ? r.per_atype : r.per_qtype;
+        int ng = t ? r.n_atype : r.n_qtype;
+        ck_assert_int_eq(ng, cJSON_GetArraySize(m));
+        for (const cJSON *kv = m->child; kv; kv = kv->next) {
+            const graft_vqa_group *f = find_group(g, ng, kv->string);
+            ck_assert_msg(f != NULL, "missing group %s", kv->string);
+            near(kv->string, f->accuracy, kv->valuedouble);
+        }
+    }
+    graft_vqa_result_free(&r);
+    free(it); free(gts);
+    cJSON_Delete(gold);
+}
+END_TEST
+
 Suite *suite_metrics(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
@@ -162,6 +299,9 @@ Suite *suite_metrics(void) {
     tcase_add_test(tc, test_pope_parse);
     tcase_add_test(tc, test_pope_hand);
     tcase_add_test(tc, test_pope_golden);
+    tcase_add_test(tc, test_vqa_normalize);
+    tcase_add_test(tc, test_vqa_hand);
+    tcase_add_test(tc, test_vqa_golden);
     suite_add_tcase(s, tc);
     return s;
 }
