@@ -292,6 +292,70 @@ START_TEST(test_vqa_golden) {
 }
 END_TEST
 
+/* ---- multiple choice ---------------------------------------------------------------------- */
+
+START_TEST(test_mcq_hand) {
+    /* each worked through the script's three rules by hand */
+    ck_assert_int_eq(graft_mcq_extract("B"), 'B');                 /* exact option letter */
+    ck_assert_int_eq(graft_mcq_extract("F"), 0);                   /* not among A..E */
+    ck_assert_int_eq(graft_mcq_extract("B "), 0);                  /* no strip */
+    ck_assert_int_eq(graft_mcq_extract("A. acquired"), 'A');       /* "X. " prefix */
+    ck_assert_int_eq(graft_mcq_extract("A.acquired"), 0);
+    ck_assert_int_eq(graft_mcq_extract("B is the run-on sentence."), 0);
+    ck_assert_int_eq(graft_mcq_extract("So. The answer is C."), 'C'); /* regex */
+    ck_assert_int_eq(graft_mcq_extract("The answer is C"), 0);     /* the final '.' needs a char */
+    ck_assert_int_eq(graft_mcq_extract("The answer is C\n"), 0);   /* ... other than a newline */
+    ck_assert_int_eq(graft_mcq_extract("The answer is Z!"), 'Z');  /* any capital */
+    ck_assert_int_eq(graft_mcq_extract("The answer is A. The answer is B."), 0); /* two matches */
+    ck_assert_int_eq(graft_mcq_extract("The answer is AThe answer is B."), 'A'); /* 'T' consumed */
+    ck_assert_int_eq(graft_mcq_extract("The answer is The answer is B."), 'T');  /* "Th" matches */
+    ck_assert_int_eq(graft_mcq_extract(NULL), 0);
+    ck_assert_int_eq(graft_mcq_pred_idx("D", 4), 3);
+    ck_assert_int_eq(graft_mcq_pred_idx("D", 3), -1);              /* options[:len(choices)] */
+    ck_assert_int_eq(graft_mcq_pred_idx("The answer is Z.", 5), -1);
+    /* 4 questions: right, right (prefix), wrong letter, failed parse -> 2/4 */
+    const char *preds[] = {"A", "C. cat", "B", "I think so"};
+    const int nc[] = {2, 3, 4, 2}, ans[] = {0, 2, 0, 1};
+    int64_t c;
+    double acc;
+    graft_error e;
+    ck_assert_int_eq(graft_mcq_score(preds, nc, ans, 4, &c, &acc, &e), GRAFT_OK);
+    ck_assert_int_eq(c, 2);
+    near("mcq acc", acc, 0.5);
+    ck_assert_int_eq(graft_mcq_score(preds, nc, ans, 0, &c, &acc, &e), GRAFT_E_INVALID);
+}
+END_TEST
+
+/* The script's own output file for LLaVA-1.5-13B on ScienceQA test: every prediction with the
+ * letter it parsed, split into correct/incorrect. graft must parse the same letter every time
+ * and find the same number correct (no parsed letter lies beyond its question's choices in this
+ * file, so 5 choices are assumed for get_pred_idx). */
+START_TEST(test_mcq_golden) {
+    const char *gp = tu_shared("eval/llava15/scienceqa/answers_llava-v1.5-13b_output.jsonl");
+    if (!gp) return;
+    cJSON *gold = load_json(gp);
+    const char *lists[2] = {"correct", "incorrect"};
+    int n_correct = 0, n_total = 0, bad = 0;
+    for (int l = 0; l < 2; l++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(gold, lists[l]);
+        for (const cJSON *x = arr->child; x; x = x->next) {
+            const char *pred = str(x, "pred"), *parsed = str(x, "parsed_ans");
+            int want = strcmp(parsed, "FAILED") == 0 ? 0 : parsed[0];
+            int got = graft_mcq_extract(pred);
+            if (got != want && bad++ < 5)
+                fprintf(stderr, "mcq: \"%.60s\" parsed %c want %s\n", pred, got ? got : '0', parsed);
+            int gt = str(x, "ground_truth")[0] - 'A';
+            n_correct += graft_mcq_pred_idx(pred, 5) == gt;
+            n_total++;
+        }
+    }
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_eq(n_total, 4241);
+    ck_assert_int_eq(n_correct, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(gold, "correct")));
+    cJSON_Delete(gold);
+}
+END_TEST
+
 Suite *suite_metrics(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
@@ -302,6 +366,8 @@ Suite *suite_metrics(void) {
     tcase_add_test(tc, test_vqa_normalize);
     tcase_add_test(tc, test_vqa_hand);
     tcase_add_test(tc, test_vqa_golden);
+    tcase_add_test(tc, test_mcq_hand);
+    tcase_add_test(tc, test_mcq_golden);
     suite_add_tcase(s, tc);
     return s;
 }
