@@ -216,6 +216,104 @@ START_TEST(test_golden_scores) {
 }
 END_TEST
 
+
+/* ---- the PTB tokenizer ---- */
+
+/* Compares graft_ptb_tokenize (filtered) or _raw against want; prints a mismatch. */
+static int tok_check(const char *label, const char *in, const char *want, int raw) {
+    graft_error e;
+    char *got = NULL;
+    int rc = raw ? graft_ptb_tokenize_raw(in, &got, &e) : graft_ptb_tokenize(in, &got, &e);
+    ck_assert_int_eq(rc, GRAFT_OK);
+    int ok = strcmp(got, want) == 0;
+    if (!ok)
+        fprintf(stderr, "ptb %s%s mismatch\n  input: \"%s\"\n  want:  \"%s\"\n  got:   \"%s\"\n",
+                label, raw ? " (raw)" : "", in, want, got);
+    free(got);
+    return ok;
+}
+
+START_TEST(test_ptb_hand) {
+    /* Rules checked by hand against the PTB 3.4.1 conventions (and the README's quirks). */
+    ck_assert(tok_check("hand", "A man's hat (red).", "a man 's hat -lrb- red -rrb-", 0));
+    ck_assert(tok_check("hand", "A man's hat (red).", "a man 's hat -lrb- red -rrb- .", 1));
+    ck_assert(tok_check("hand", "Don't, won't; CAN'T!", "do n't wo n't ca n't", 0));
+    ck_assert(tok_check("hand", "\"Hi\" she said -- twice...", "hi she said twice", 0));
+    ck_assert(tok_check("hand", "\"Hi\" she said -- twice...", "`` hi '' she said -- twice ...", 1));
+    ck_assert(tok_check("hand", "Cost 22 3/4 dollars", "cost 22\xc2\xa0" "3/4 dollars", 0));
+    ck_assert(tok_check("hand", "the Ave. St. Mr. x", "the ave. st. mr. x", 0));
+    ck_assert(tok_check("hand", "Smith went home.", "smith went home", 0));
+    ck_assert(tok_check("hand", "", "", 0));
+    ck_assert(tok_check("hand", " . , ; ", "", 0));
+    ck_assert(tok_check("hand", "caf\xc3\x89 \xc3\x80", "caf\xc3\xa9 \xc3\xa0", 0));
+}
+END_TEST
+
+START_TEST(test_ptb_tricky) {
+    const char *path = tu_shared("metrics/ptb_tokenizer_tricky_captions.json");
+    if (!path) return;
+    size_t len;
+    char *txt = tu_read_file(path, &len);
+    ck_assert_ptr_nonnull(txt);
+    cJSON *root = cJSON_ParseWithLength(txt, len);
+    free(txt);
+    ck_assert_ptr_nonnull(root);
+    int n = 0, bad = 0, badraw = 0;
+    for (cJSON *c = cJSON_GetObjectItem(root, "cases")->child; c; c = c->next, n++) {
+        const char *in = cJSON_GetObjectItem(c, "input")->valuestring;
+        char label[32];
+        snprintf(label, sizeof label, "tricky #%d", cJSON_GetObjectItem(c, "index")->valueint);
+        bad += !tok_check(label, in, cJSON_GetObjectItem(c, "tokenized")->valuestring, 0);
+        badraw += !tok_check(label, in, cJSON_GetObjectItem(c, "java_stdout")->valuestring, 1);
+    }
+    cJSON_Delete(root);
+    ck_assert_int_eq(n, 30);
+    if (bad || badraw) fprintf(stderr, "ptb tricky: %d/%d filtered and %d raw mismatches\n", bad, n, badraw);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_eq(badraw, 0);
+}
+END_TEST
+
+START_TEST(test_ptb_coco_end_to_end) {
+    coco_gold g;
+    if (!gold_load(&g)) return;
+    cJSON *tok = cJSON_GetObjectItem(g.root, "tokenized");
+    int bad = 0, i = 0, total = 0;
+    graft_cap_sample *mine = calloc((size_t)g.n, sizeof *mine);
+    graft_error e;
+    for (cJSON *it = tok->child; it; it = it->next, i++) {
+        cJSON *rr = cJSON_GetObjectItem(it, "references_raw"), *rj = cJSON_GetObjectItem(it, "references_java");
+        const char *hr = cJSON_GetObjectItem(it, "hypothesis_raw")->valuestring;
+        char *h;
+        ck_assert_int_eq(graft_ptb_tokenize(hr, &h, &e), GRAFT_OK);
+        if (strcmp(h, g.s[i].hyp) != 0) bad += !tok_check(g.ids[i], hr, g.s[i].hyp, 0);
+        bad += !tok_check(g.ids[i], hr, cJSON_GetObjectItem(it, "hypothesis_java")->valuestring, 1);
+        mine[i].hyp = h;
+        mine[i].n_refs = g.s[i].n_refs;
+        char **r = calloc((size_t)g.s[i].n_refs, sizeof *r);
+        cJSON *x = rr->child, *xj = rj->child;
+        for (int j = 0; j < g.s[i].n_refs; j++, x = x->next, xj = xj->next) {
+            ck_assert_int_eq(graft_ptb_tokenize(x->valuestring, &r[j], &e), GRAFT_OK);
+            if (strcmp(r[j], g.s[i].refs[j]) != 0) bad += !tok_check(g.ids[i], x->valuestring, g.s[i].refs[j], 0);
+            bad += !tok_check(g.ids[i], x->valuestring, xj->valuestring, 1);
+        }
+        mine[i].refs = (const char *const *)r;
+        total += 1 + g.s[i].n_refs;
+    }
+    ck_assert_int_eq(total, 401); /* 80 hypotheses, 4 references each and 5 for one image */
+    ck_assert_int_eq(bad, 0);
+    /* end to end: graft's tokens into graft's scorers give the golden values */
+    ck_assert_int_eq(check_scores(&g, mine, "end to end"), 0);
+    for (i = 0; i < g.n; i++) {
+        free((void *)mine[i].hyp);
+        for (int j = 0; j < mine[i].n_refs; j++) free((void *)mine[i].refs[j]);
+        free((void *)mine[i].refs);
+    }
+    free(mine);
+    gold_free(&g);
+}
+END_TEST
+
 Suite *suite_caption_metrics(void) {
     Suite *s = suite_create("caption_metrics");
     TCase *tc = tcase_create("core");
@@ -223,6 +321,9 @@ Suite *suite_caption_metrics(void) {
     tcase_add_test(tc, test_rouge_hand);
     tcase_add_test(tc, test_cider_hand);
     tcase_add_test(tc, test_golden_scores);
+    tcase_add_test(tc, test_ptb_hand);
+    tcase_add_test(tc, test_ptb_tricky);
+    tcase_add_test(tc, test_ptb_coco_end_to_end);
     suite_add_tcase(s, tc);
     return s;
 }
