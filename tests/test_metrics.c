@@ -356,6 +356,102 @@ START_TEST(test_mcq_golden) {
 }
 END_TEST
 
+/* ---- LLaVA-Bench review summary ----------------------------------------------------------- */
+
+START_TEST(test_review_hand) {
+    /* Python round: exact binary value, ties to even */
+    near("round 0.125", graft_round_py(0.125, 2), 0.12);   /* exact tie -> even (floor+0.5: 0.13) */
+    near("round 0.375", graft_round_py(0.375, 2), 0.38);   /* exact tie -> even */
+    near("round 2.675", graft_round_py(2.675, 2), 2.67);   /* 2.67499999999999982236431605997495353221893310546875 */
+    near("round 72.85", graft_round_py(72.85, 1), 72.8);   /* 72.849999999999994315658113919198513031005859375 */
+    near("round 8.5", graft_round_py(8.5, 0), 8.0);
+    /* pairs (8,10) (9,6.5) (8,6): means 25/3 and 7.5, rounded 8.333 and 7.5;
+     * relative = round(7.5/8.333*100, 1) = round(90.0036..., 1) = 90.0;
+     * x10: round(83.33, 1) = 83.3, round(75.0, 1) = 75.0 */
+    const double a[] = {8, 9, 8}, b[] = {10, 6.5, 6};
+    graft_review_stats st;
+    graft_error e;
+    ck_assert_int_eq(graft_review_summarize(a, b, 3, &st, &e), GRAFT_OK);
+    near("mean1", st.mean1, 25.0 / 3);
+    near("mean1_r", st.mean1_r, 8.333);
+    near("mean2_r", st.mean2_r, 7.5);
+    near("relative", st.relative, 90.0);
+    near("score1_x10", st.score1_x10, 83.3);
+    near("score2_x10", st.score2_x10, 75.0);
+    near("relative_exact", st.relative_exact, 7.5 / (25.0 / 3) * 100);
+    /* (9,8.5) (9,8.5) (8,8.5): means 26/3 = 8.6667 and 8.5; rounded 8.667 ->
+     * 8.5/8.667*100 = 98.0731 -> 98.1; the unrounded ratio 98.0769... is kept in relative_exact */
+    const double c[] = {9, 9, 8}, d[] = {8.5, 8.5, 8.5};
+    ck_assert_int_eq(graft_review_summarize(c, d, 3, &st, &e), GRAFT_OK);
+    near("relative2", st.relative, 98.1);
+    near("relative_exact2", st.relative_exact, 8.5 / (26.0 / 3) * 100);
+    ck_assert_int_eq(graft_review_summarize(a, b, 0, &st, &e), GRAFT_E_INVALID);
+}
+END_TEST
+
+START_TEST(test_review_golden) {
+    const char *gp = tu_shared("metrics/llava_bench_in_the_wild_llava-v1.5-13b.json");
+    if (!gp) return;
+    cJSON *gold = load_json(gp);
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(gold, "per_file");
+    const char *cats[4] = {"all", "complex", "conv", "detail"};
+    double rel_sum[4] = {0};
+    int n_files = 0;
+    for (const cJSON *f = files->child; f; f = f->next) {
+        char path[4096];
+        const char *sp = tu_shared(f->string);
+        ck_assert_ptr_nonnull(sp);
+        snprintf(path, sizeof path, "%s", sp);
+        cJSON *lines = load_jsonl(path);
+        int nl = cJSON_GetArraySize(lines);
+        double *s1 = malloc(sizeof(double) * (size_t)nl), *s2 = malloc(sizeof(double) * (size_t)nl);
+        const cJSON *want_cats = cJSON_GetObjectItemCaseSensitive(f, "categories");
+        for (int c = 0; c < 4; c++) {
+            size_t n = 0;
+            for (const cJSON *l = lines->child; l; l = l->next) {
+                const char *cat = str(l, "category");
+                if (strncmp(cat, "llava_bench_", 12) == 0) cat += 12;
+                if (c > 0 && strcmp(cat, cats[c]) != 0) continue;
+                const cJSON *tup = cJSON_GetObjectItemCaseSensitive(l, "tuple");
+                ck_assert_int_eq(cJSON_GetArraySize(tup), 2);
+                s1[n] = cJSON_GetArrayItem(tup, 0)->valuedouble;
+                s2[n] = cJSON_GetArrayItem(tup, 1)->valuedouble;
+                n++;
+            }
+            graft_review_stats st;
+            graft_error e;
+            ck_assert_int_eq(graft_review_summarize(s1, s2, n, &st, &e), GRAFT_OK);
+            const cJSON *w = cJSON_GetObjectItemCaseSensitive(want_cats, cats[c]);
+            ck_assert_int_eq(st.n, (int64_t)num(w, "n"));
+            near("mean1", st.mean1, num(w, "mean_score1_gpt4"));
+            near("mean2", st.mean2, num(w, "mean_score2_model"));
+            const cJSON *mr = cJSON_GetObjectItemCaseSensitive(w, "means_rounded_3dp");
+            near("mean1_r", st.mean1_r, cJSON_GetArrayItem(mr, 0)->valuedouble);
+            near("mean2_r", st.mean2_r, cJSON_GetArrayItem(mr, 1)->valuedouble);
+            near(cats[c], st.relative, num(w, "relative_official"));
+            near("relative_exact", st.relative_exact, num(w, "relative_exact"));
+            const cJSON *pl = cJSON_GetObjectItemCaseSensitive(w, "printed_line");
+            near("score1_x10", st.score1_x10, num(pl, "score1_x10"));
+            near("score2_x10", st.score2_x10, num(pl, "score2_x10"));
+            rel_sum[c] += st.relative;
+        }
+        free(s1); free(s2);
+        cJSON_Delete(lines);
+        n_files++;
+    }
+    ck_assert_int_eq(n_files, 3);
+    /* the paper's figure: the mean of the 3 printed relative scores, rounded to 1 decimal */
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(gold, "average_over_3_reviews");
+    for (int c = 0; c < 4; c++) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(avg, cats[c]);
+        near("mean of 3", rel_sum[c] / 3, num(w, "mean_of_official_relative"));
+        near("mean of 3 round1", graft_round_py(rel_sum[c] / 3, 1),
+             num(w, "mean_of_official_relative_round1"));
+    }
+    cJSON_Delete(gold);
+}
+END_TEST
+
 Suite *suite_metrics(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
@@ -368,6 +464,8 @@ Suite *suite_metrics(void) {
     tcase_add_test(tc, test_vqa_golden);
     tcase_add_test(tc, test_mcq_hand);
     tcase_add_test(tc, test_mcq_golden);
+    tcase_add_test(tc, test_review_hand);
+    tcase_add_test(tc, test_review_golden);
     suite_add_tcase(s, tc);
     return s;
 }

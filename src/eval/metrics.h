@@ -88,6 +88,7 @@ typedef struct {
     double mean1_r, mean2_r;    /* round(mean, 3) */
     double relative;            /* round(mean2_r / mean1_r * 100, 1): the printed relative score */
     double score1_x10, score2_x10; /* round(mean_r * 10, 1) */
+    double relative_exact;      /* mean2 / mean1 * 100, no rounding */
 } graft_review_stats;
 
 /* Python's round(x, ndigits) for 0 <= ndigits <= 15: correctly rounded from the exact binary
@@ -95,7 +96,9 @@ typedef struct {
 double graft_round_py(double x, int ndigits);
 
 /* Summary of n score pairs (score1 = reference assistant, score2 = the model) as
- * summarize_gpt_review.py prints one category. GRAFT_E_INVALID when n == 0. */
+ * summarize_gpt_review.py prints one category (numpy's mean: the sum in order, divided by n;
+ * exact for judge scores, which are multiples of 0.5). GRAFT_E_INVALID when n == 0 or when a
+ * rounded reference mean is 0 (the script would print nan/inf). */
 int graft_review_summarize(const double *score1, const double *score2, size_t n,
                            graft_review_stats *out, graft_error *err);
 
