@@ -314,6 +314,57 @@ START_TEST(test_ptb_coco_end_to_end) {
 }
 END_TEST
 
+/* Random captions built from the characters the scanner treats specially (ASCII punctuation,
+ * quotes, digits, Unicode punctuation, emoji, invalid UTF-8): no crash (run under ASan too), and
+ * the output is well formed: no leading/trailing/double space, no internal marker byte, no
+ * filtered token left; the scorers accept whatever comes out. */
+START_TEST(test_ptb_random) {
+    static const char *const parts[] = {
+        "a", "B", "x", "n't", "'s", "'", "''", "\"", "`", "(", ")", "[", "}", "{", "<", ">", ".",
+        "...", ",", ";", ":", "!", "?", "-", "--", "%", "$", "#", "@", "/", "3", "22", " ", " ",
+        "  ", "\n", "\t", "St.", "etc.", "U.S.", "can", "not", "gonna", "y'all", "'n'", "1/2",
+        "http://", "www.", ":-)", "\xe2\x80\x9c", "\xe2\x80\x9d", "\xe2\x80\x94", "\xe2\x80\xa6",
+        "\xc2\xbd", "\xc2\xa3", "\xe2\x82\xac", "\xc3\x89", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+        "\xc2\xa0"};
+    const int np = (int)(sizeof parts / sizeof *parts);
+    tu_rng rng = {0x9e3779b97f4a7c15ULL};
+    graft_error e;
+    char in[512];
+    for (int it = 0; it < 3000; it++) {
+        size_t len = 0;
+        int k = (int)(tu_next(&rng) % 24);
+        in[0] = 0;
+        for (int j = 0; j < k; j++) {
+            const char *q = parts[tu_next(&rng) % (uint64_t)np];
+            size_t ql = strlen(q);
+            memcpy(in + len, q, ql + 1);
+            len += ql;
+        }
+        char *out = NULL, *raw = NULL;
+        ck_assert_int_eq(graft_ptb_tokenize(in, &out, &e), GRAFT_OK);
+        ck_assert_int_eq(graft_ptb_tokenize_raw(in, &raw, &e), GRAFT_OK);
+        size_t ol = strlen(out);
+        int ok = !(ol && (out[0] == ' ' || out[ol - 1] == ' ')) && !strstr(out, "  ") &&
+                 !strchr(out, '\x01') && !strchr(raw, '\x01');
+        static const char *const drop[] = {" . ", " , ", " ; ", " -- ", " `` ", " '' ", " ... "};
+        char pad[1100];
+        snprintf(pad, sizeof pad, " %s ", out);
+        for (size_t d = 0; d < sizeof drop / sizeof *drop; d++) ok = ok && !strstr(pad, drop[d]);
+        if (!ok) fprintf(stderr, "ptb random: input \"%s\" gave \"%s\"\n", in, out);
+        ck_assert(ok);
+        const char *refs[1] = {raw};
+        graft_cap_sample smp = {out, refs, 1};
+        double c4[4], c;
+        ck_assert_int_eq(graft_bleu(&smp, 1, c4, NULL, NULL, &e), GRAFT_OK);
+        ck_assert_int_eq(graft_rouge_l(&smp, 1, &c, NULL, &e), GRAFT_OK);
+        ck_assert_int_eq(graft_cider_d(&smp, 1, &c, NULL, &e), GRAFT_OK);
+        ck_assert(c == c); /* not NaN */
+        free(out);
+        free(raw);
+    }
+}
+END_TEST
+
 Suite *suite_caption_metrics(void) {
     Suite *s = suite_create("caption_metrics");
     TCase *tc = tcase_create("core");
@@ -324,6 +375,7 @@ Suite *suite_caption_metrics(void) {
     tcase_add_test(tc, test_ptb_hand);
     tcase_add_test(tc, test_ptb_tricky);
     tcase_add_test(tc, test_ptb_coco_end_to_end);
+    tcase_add_test(tc, test_ptb_random);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,7 +97,7 @@ int graft_cider_d(const graft_cap_sample *s, int n, double *corpus, double *per_
             graft_ngram_bag v = rb[b + r];
             graft_ngram *vals = malloc((size_t)(v.n ? v.n : 1) * sizeof *vals);
             if (!vals) { graft_ngrams_free(&hb); goto nomem; }
-            memcpy(vals, v.v, (size_t)v.n * sizeof *vals);
+            if (v.n) memcpy(vals, v.v, (size_t)v.n * sizeof *vals);
             v.v = vals;
             double rn[4], rl;
             to_vec(&v, &t, ref_len, rn, &rl);

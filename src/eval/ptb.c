@@ -88,14 +88,15 @@ static void split_core(toks *t, const char *s, size_t n) {
         tput(t, s + 2, 3);
         return;
     }
-    /* rock'n'roll */
+    /* rock'n'roll (the part before the first 'n' has none: recursion depth stays 2) */
     for (size_t i = 1; i + 3 < n; i++)
         if (s[i] == '\'' && (s[i + 1] == 'n' || s[i + 1] == 'N') && s[i + 2] == '\'' &&
             is_alpha(s[i - 1]) && is_alpha(s[i + 3])) {
             split_core(t, s, i);
             tput(t, s + i, 3);
-            split_core(t, s + i + 3, n - i - 3);
-            return;
+            s += i + 3;
+            n -= i + 3;
+            i = 0;
         }
     /* trailing contractions, right to left: I'd've -> I 'd 've; isn't -> is n't */
     size_t end = n, cuts[8];
@@ -135,10 +136,11 @@ static void do_chunk(toks *t, const char *s, size_t n, int last, char next) {
     if (!memchr(s, '@', n) && !memchr(s, '/', n))
         for (size_t i = 1; i + 1 < n; i++)
             if (s[i] == ',' && !(is_digit(s[i - 1]) && is_digit(s[i + 1]))) {
-                do_chunk(t, s, i, 0, ',');
+                do_chunk(t, s, i, 0, ','); /* has no such comma: no deeper recursion */
                 tputs(t, ",");
-                do_chunk(t, s + i + 1, n - i - 1, last, next);
-                return;
+                s += i + 1;
+                n -= i + 1;
+                i = 0;
             }
     /* front */
     for (;;) {
