@@ -321,5 +321,6 @@ int graft_mm_pixels(graft_mm *s, const graft_image_input *image, float *out, gra
 #endif
 
 #include "graft_gguf.h" /* reading GGUF files: graft_gguf_* */
+#include "graft_safetensors.h" /* reading safetensors checkpoints: graft_st_* */
 
 #endif /* GRAFT_H */
