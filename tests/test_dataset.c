@@ -99,10 +99,10 @@ START_TEST(test_graft_bad_lines) {
         {"{\"id\": \"z\", \"type\": \"yesno\", \"image\": \"a.jpg\", \"question\": \"q\", \"answer\": \"Yes\"}", "\"yes\" or \"no\""},
         {"{\"id\": \"z\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\", \"answers\": [\"a\", 2]}", "\"answers\"[1]"},
     };
-    const char *good = "{\"id\": \"g\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}\n";
+#define GOOD(id) "{\"id\": \"" id "\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}\n"
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char text[1024], name[32], where[512];
-        snprintf(text, sizeof text, "%s%s%s\n%s", good, good, cases[c][0], good);
+        snprintf(text, sizeof text, "%s%s%s\n%s", GOOD("g1"), GOOD("g2"), cases[c][0], GOOD("g3"));
         snprintf(name, sizeof name, "bad%zu.jsonl", c);
         char *p = put(name, text);
         graft_eval_dataset ds = {0};
@@ -149,6 +149,15 @@ START_TEST(test_graft_skip_count_and_io) {
     graft_eval_dataset_free(&ds);
     ck_assert_int_eq(graft_eval_read_graft(tu_tmppath("nope.jsonl"), NULL, &ds, &err), GRAFT_E_IO);
     ck_msg(&err, "nope.jsonl: cannot open");
+    /* ids must be unique within a file ("7" and 7 are the same id) */
+    char *d = put("dup.jsonl",
+                  "{\"id\": \"7\", \"type\": \"open\", \"image\": \"a\", \"question\": \"q\"}\n"
+                  "{\"id\": 8, \"type\": \"open\", \"image\": \"a\", \"question\": \"q\"}\n"
+                  "{\"id\": 7, \"type\": \"open\", \"image\": \"a\", \"question\": \"q\"}\n");
+    ck_assert_int_eq(graft_eval_read_graft(d, NULL, &ds, &err), GRAFT_E_FORMAT);
+    ck_msg(&err, "dup.jsonl: id \"7\" appears more than once");
+    ck_assert_uint_eq(ds.n, 0);
+    free(d);
     /* empty file: no samples, no error */
     char *e = put("empty.jsonl", "");
     ck_assert_int_eq(graft_eval_read_graft(e, NULL, &ds, &err), GRAFT_OK);

@@ -282,6 +282,32 @@ static int read_jsonl(const char *path, const graft_eval_read_opts *o, graft_eva
 
 /* ---- graft's JSONL task format ------------------------------------------------------------- */
 
+static int cmp_strp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fails (GRAFT_E_FORMAT, dropping this file's samples [first, n)) when two samples of one file
+ * share an id: predictions are keyed by id, so a duplicate would be scored or resumed wrongly. */
+static int check_unique_ids(const char *path, graft_eval_dataset *ds, size_t first,
+                            graft_error *err) {
+    size_t n = ds->n - first;
+    char **ids = malloc((n + 1) * sizeof *ids);
+    if (!ids) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++) ids[i] = ds->samples[first + i].id;
+    qsort(ids, n, sizeof *ids, cmp_strp);
+    int rc = GRAFT_OK;
+    for (size_t i = 1; i < n && rc == GRAFT_OK; i++)
+        if (!strcmp(ids[i], ids[i - 1]))
+            rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: id \"%.100s\" appears more than once",
+                                 path, ids[i]);
+    free(ids);
+    if (rc != GRAFT_OK) {
+        for (size_t i = first; i < ds->n; i++) sample_free(&ds->samples[i]);
+        ds->n = first;
+    }
+    return rc;
+}
+
 static int conv_graft(const cJSON *obj, void *ctx, graft_eval_sample *s, char *why) {
     (void)ctx;
     int cv;
@@ -320,7 +346,10 @@ int graft_eval_read_graft(const char *path, const graft_eval_read_opts *opts,
                           graft_eval_dataset *ds, graft_error *err) {
     graft_eval_read_opts d = graft_eval_read_default_opts();
     if (!path || !ds) return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    return read_jsonl(path, opts ? opts : &d, ds, conv_graft, NULL, err);
+    size_t first = ds->n;
+    int rc = read_jsonl(path, opts ? opts : &d, ds, conv_graft, NULL, err);
+    if (rc == GRAFT_OK) rc = check_unique_ids(path, ds, first, err);
+    return rc;
 }
 
 /* ---- POPE ---------------------------------------------------------------------------------- */
