@@ -163,6 +163,7 @@ START_TEST(test_graft_skip_count_and_io) {
     ck_assert_int_eq(graft_eval_read_graft(e, NULL, &ds, &err), GRAFT_OK);
     ck_assert_uint_eq(ds.n, 0);
     ck_assert_int_eq(graft_eval_read((graft_eval_format)99, e, NULL, &ds, &err), GRAFT_E_INVALID);
+    graft_eval_dataset_free(&ds);
     free(e);
     free(p);
 }
