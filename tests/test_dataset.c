@@ -451,6 +451,61 @@ START_TEST(test_check_images) {
 }
 END_TEST
 
+/* ---- robustness ------------------------------------------------------------------------------ */
+
+/* Every prefix of a valid line, as its own line: each is read or skipped (never both, never a
+ * crash under ASan), and the complete line is read. Every prefix of a single-document file: OK or
+ * GRAFT_E_FORMAT, nothing else. */
+START_TEST(test_truncations) {
+    static const char *line =
+        "{\"id\": \"m\", \"type\": \"mcq\", \"images\": [\"a.jpg\", \"c.png\"], \"question\": \"Which?\", "
+        "\"context\": \"hint\", \"choices\": [\"x\", \"y\", \"z\"], \"answer\": \"C\", \"category\": \"k\"}";
+    size_t len = strlen(line), nonblank = 0;
+    char *text = malloc((len + 1) * (len + 2) / 2 + len + 64), *w = text;
+    for (size_t k = 1; k <= len; k++) { /* prefixes of length 1..len */
+        memcpy(w, line, k);
+        w[k] = 0;
+        if (k == len) w[8] = 'M'; /* "m" -> "M": shows which line became the sample */
+        w += k;
+        *w++ = '\n';
+        nonblank++;
+    }
+    *w = 0;
+    char *p = put("prefixes.jsonl", text);
+    graft_eval_read_opts o = graft_eval_read_default_opts();
+    o.skip_bad = 1;
+    graft_eval_dataset ds = {0};
+    graft_error err = {0};
+    ck_assert_msg(graft_eval_read_graft(p, &o, &ds, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n + ds.n_skipped, nonblank);
+    ck_assert_uint_eq(ds.n, 1); /* only the complete line is a sample */
+    ck_str(ds.samples[0].id, "M");
+    ck_str(ds.first_skip + strlen(p), ":1: not valid JSON");
+    graft_eval_dataset_free(&ds);
+    free(p);
+    free(text);
+
+    static const char *doc =
+        "{\"images\": [{\"id\": 7, \"file_name\": \"seven.jpg\"}], \"annotations\": "
+        "[{\"image_id\": 7, \"caption\": \"ok\"}]}";
+    char buf[256];
+    for (size_t k = 0; k <= strlen(doc); k++) {
+        snprintf(buf, sizeof buf, "%.*s", (int)k, doc);
+        char *d = put("prefix.json", buf);
+        int rc = graft_eval_read_coco_captions(d, &o, &ds, &err);
+        ck_assert_msg(k == strlen(doc) ? rc == GRAFT_OK : rc == GRAFT_E_FORMAT, "cut %zu: rc %d", k, rc);
+        graft_eval_dataset_free(&ds);
+        rc = graft_eval_read_scienceqa(d, &o, &ds, &err);
+        ck_assert_msg(rc == GRAFT_OK || rc == GRAFT_E_FORMAT, "cut %zu: rc %d", k, rc);
+        graft_eval_dataset_free(&ds);
+        rc = graft_eval_read_vqav2(d, &o, &ds, &err);
+        ck_assert_msg(rc == GRAFT_E_FORMAT, "cut %zu: rc %d", k, rc);
+        graft_eval_dataset_free(&ds);
+        free(d);
+    }
+}
+END_TEST
+
 /* ---- the real files in ../shared/eval --------------------------------------------------------- */
 
 START_TEST(test_shared_pope) {
@@ -552,6 +607,7 @@ Suite *suite_dataset(void) {
     tcase_add_test(tc, test_vqav2_small);
     tcase_add_test(tc, test_scienceqa_small);
     tcase_add_test(tc, test_check_images);
+    tcase_add_test(tc, test_truncations);
     tcase_add_test(tc, test_shared_pope);
     tcase_add_test(tc, test_shared_llava_bench);
     suite_add_tcase(s, tc);
