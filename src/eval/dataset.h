@@ -1,6 +1,7 @@
 /* dataset.h - evaluation samples in memory, and the readers that build them from graft's own
  * JSONL task format (docs/eval.md, "Task format") and from the public benchmark files users
- * already have (POPE, COCO captions, LLaVA-Bench, VQAv2, ScienceQA), converting on the fly.
+ * already have (POPE, COCO captions, LLaVA-Bench, VQAv2, ScienceQA), converting on the fly
+ * (dataset.c: container, shared helpers, graft JSONL, image check; readers.c: public formats).
  *
  * Readers append to a caller-owned graft_eval_dataset, so several files (for example the three
  * POPE splits) can go into one set. A malformed line or item fails with GRAFT_E_FORMAT and
@@ -117,5 +118,36 @@ int graft_eval_check_images(const graft_eval_dataset *ds, const char *root, size
                             graft_error *err);
 
 void graft_eval_dataset_free(graft_eval_dataset *ds);
+
+
+#ifdef GRAFT_EVAL_DATASET_INTERNAL
+/* ---- shared by the readers in dataset.c and readers.c only (not API) ------------------------ */
+#include <cjson/cJSON.h>
+
+/* A converter's outcome for one line / item: OK, BAD (why filled, < WHY_MAX bytes) or
+ * NOMEM. */
+enum { CV_OK = 0, CV_BAD = 1, CV_NOMEM = 2 };
+#define WHY_MAX 160
+
+/* One JSONL line's converter: obj -> *s (a zeroed sample, freed by the caller on failure). */
+typedef int (*graft_ds_line_conv)(const cJSON *obj, void *ctx, graft_eval_sample *s, char *why);
+
+void graft_ds_sample_free(graft_eval_sample *s);
+int graft_ds_push(graft_eval_dataset *ds, graft_eval_sample *s);      /* moves *s; -1: NOMEM */
+int graft_ds_strv_push(char ***v, int *n, const char *str);           /* copies str; -1: NOMEM */
+int graft_ds_bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int graft_ds_on_bad(graft_eval_dataset *ds, const graft_eval_read_opts *o, const char *where,
+                    const char *why, graft_error *err);
+int graft_ds_json_id(const cJSON *v, const char *key, char **out, char *why);
+int graft_ds_json_str(const cJSON *obj, const char *key, int req, char **out, char *why);
+int graft_ds_json_strs(const cJSON *obj, const char *one, const char *many, int req, char ***v,
+                       int *n, char *why);
+int graft_ds_json_int(const cJSON *obj, const char *key, long long *out, char *why);
+int graft_ds_image_path_ok(const char *p, char *why);
+cJSON *graft_ds_parse_doc(const char *path, graft_error *err);
+int graft_ds_read_jsonl(const char *path, const graft_eval_read_opts *o, graft_eval_dataset *ds,
+                        graft_ds_line_conv conv, void *ctx, graft_error *err);
+int graft_ds_rollback(graft_eval_dataset *ds, size_t first, int rc);
+#endif
 
 #endif
