@@ -419,6 +419,97 @@ START_TEST(test_scienceqa_small) {
 }
 END_TEST
 
+START_TEST(test_llava_scienceqa_small) {
+    char *p = put("llava_sqa.json",
+                  "[{\"id\": \"4\", \"conversations\": [{\"from\": \"human\", \"value\": \"Which?\\nA. x\\nB. y\"},"
+                  " {\"from\": \"gpt\", \"value\": \"B\"}]},\n"
+                  " {\"id\": \"5\", \"image\": \"5/image.png\", \"conversations\": [{\"from\": \"human\", \"value\":"
+                  " \"<image>\\nContext: c\\nline2\\nWhich closing?\\nA. See you,\\nJo\\nB. see you,\\nJo\\nC. none \"},"
+                  " {\"from\": \"gpt\", \"value\": \"C\"}]},\n"
+                  " {\"id\": 6, \"image\": \"6/image.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nQ\\nA. x\\nB. y\"},"
+                  " {\"from\": \"gpt\", \"value\": \"C\"}]},\n"
+                  " {\"id\": 7, \"image\": \"7/image.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nQ only\"},"
+                  " {\"from\": \"gpt\", \"value\": \"A\"}]}]");
+    graft_eval_read_opts o = graft_eval_read_default_opts();
+    graft_eval_dataset ds = {0};
+    graft_error err = {0};
+    ck_assert_int_eq(graft_eval_read(GRAFT_DS_LLAVA_SCIENCEQA, p, &o, &ds, &err), GRAFT_E_FORMAT);
+    ck_msg(&err, "llava_sqa.json: questions[2]: answer \"C\" is not one of the 2 option letters");
+    ck_assert_uint_eq(ds.n, 0);
+    o.skip_bad = 1;
+    ck_assert_int_eq(graft_eval_read(GRAFT_DS_LLAVA_SCIENCEQA, p, &o, &ds, &err), GRAFT_OK);
+    ck_assert_uint_eq(ds.n, 1); /* "4" has no image, 6 and 7 are bad */
+    ck_assert_uint_eq(ds.n_skipped, 2);
+    ck_assert_msg(strstr(ds.first_skip, "questions[2]"), "%s", ds.first_skip);
+    graft_eval_sample *s = &ds.samples[0];
+    ck_str(s->id, "5");
+    ck_assert_int_eq(s->type, GRAFT_TASK_MCQ);
+    ck_str(s->images[0], "5/image.png");
+    ck_str(s->question, "Context: c\nline2\nWhich closing?");
+    ck_assert_int_eq(s->n_choices, 3);
+    ck_str(s->choices[0], "See you,\nJo"); /* an option may span lines */
+    ck_str(s->choices[1], "see you,\nJo");
+    ck_str(s->choices[2], "none"); /* the text was stripped */
+    ck_str(s->answers[0], "C");
+    graft_eval_dataset_free(&ds);
+    o.with_text_only = 1;
+    ck_assert_int_eq(graft_eval_read_llava_scienceqa(p, &o, &ds, &err), GRAFT_OK);
+    ck_assert_uint_eq(ds.n, 2);
+    ck_str(ds.samples[0].id, "4");
+    ck_assert_int_eq(ds.samples[0].n_images, 0);
+    ck_str(ds.samples[0].question, "Which?");
+    graft_eval_dataset_free(&ds);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_shared_llava_scienceqa) {
+    /* llava_test_CQM-A.json (python, same option split): 4241 questions, 2017 with an image;
+     * option counts 2/3/4/5 = 2228/971/1004/38 overall (equal to counting "\n[A-E]. " matches)
+     * and 677/532/770/38 among the image ones; answers B/A/C/D/E = 726/713/375/195/8 there; the
+     * image questions' text before the options totals 424702 bytes */
+    const char *p = tu_shared("eval/llava15/scienceqa/llava_test_CQM-A.json");
+    if (!p) return;
+    graft_eval_read_opts o = graft_eval_read_default_opts();
+    graft_eval_dataset ds = {0};
+    graft_error err = {0};
+    ck_assert_msg(graft_eval_read(GRAFT_DS_LLAVA_SCIENCEQA, p, &o, &ds, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n, 2017);
+    size_t nch[6] = {0}, ans[5] = {0}, qbytes = 0;
+    for (size_t i = 0; i < ds.n; i++) {
+        ck_assert_int_eq(ds.samples[i].n_images, 1);
+        ck_assert_int_le(ds.samples[i].n_choices, 5);
+        nch[ds.samples[i].n_choices]++;
+        ans[ds.samples[i].answers[0][0] - 'A']++;
+        qbytes += strlen(ds.samples[i].question);
+    }
+    ck_assert_uint_eq(nch[2], 677);
+    ck_assert_uint_eq(nch[3], 532);
+    ck_assert_uint_eq(nch[4], 770);
+    ck_assert_uint_eq(nch[5], 38);
+    ck_assert_uint_eq(ans[0], 713);
+    ck_assert_uint_eq(ans[1], 726);
+    ck_assert_uint_eq(ans[2], 375);
+    ck_assert_uint_eq(ans[3], 195);
+    ck_assert_uint_eq(ans[4], 8);
+    ck_assert_uint_eq(qbytes, 424702);
+    ck_str(ds.samples[1].id, "11");
+    ck_str(ds.samples[1].question, "What is the name of the colony shown?");
+    ck_str(ds.samples[1].choices[3], "Vermont");
+    graft_eval_dataset_free(&ds);
+    o.with_text_only = 1;
+    ck_assert_msg(graft_eval_read_llava_scienceqa(p, &o, &ds, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n, 4241);
+    size_t all[6] = {0};
+    for (size_t i = 0; i < ds.n; i++) all[ds.samples[i].n_choices <= 5 ? ds.samples[i].n_choices : 0]++;
+    ck_assert_uint_eq(all[2], 2228);
+    ck_assert_uint_eq(all[3], 971);
+    ck_assert_uint_eq(all[4], 1004);
+    ck_assert_uint_eq(all[5], 38);
+    graft_eval_dataset_free(&ds);
+}
+END_TEST
+
 /* ---- images ---------------------------------------------------------------------------------- */
 
 START_TEST(test_check_images) {
@@ -606,10 +697,12 @@ Suite *suite_dataset(void) {
     tcase_add_test(tc, test_llava_bench_small);
     tcase_add_test(tc, test_vqav2_small);
     tcase_add_test(tc, test_scienceqa_small);
+    tcase_add_test(tc, test_llava_scienceqa_small);
     tcase_add_test(tc, test_check_images);
     tcase_add_test(tc, test_truncations);
     tcase_add_test(tc, test_shared_pope);
     tcase_add_test(tc, test_shared_llava_bench);
+    tcase_add_test(tc, test_shared_llava_scienceqa);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -398,16 +398,20 @@ int graft_eval_read_scienceqa(const char *path, const graft_eval_read_opts *opts
             cv = graft_ds_bad(why, "not an object");
         else if (!cJSON_IsString(sp))
             cv = graft_ds_bad(why, "\"split\" is missing or not a string");
-        else if (strcmp(sp->valuestring, split) || !im || cJSON_IsNull(im))
+        else if (strcmp(sp->valuestring, split) ||
+                 ((!im || cJSON_IsNull(im)) && !opts->with_text_only))
             continue;
-        else if (!cJSON_IsString(im) || !im->valuestring[0] || strlen(p->string) > 64)
+        else if (im && !cJSON_IsNull(im) &&
+                 (!cJSON_IsString(im) || !im->valuestring[0] || strlen(p->string) > 64))
             cv = graft_ds_bad(why, "\"image\" is not a file name");
         if (!cv) {
             char b[256];
-            snprintf(b, sizeof b, "%s/%.160s", p->string, im->valuestring);
             s.type = GRAFT_TASK_MCQ;
-            if (!(s.id = strdup(p->string)) || graft_ds_strv_push(&s.images, &s.n_images, b))
-                cv = CV_NOMEM;
+            if (!(s.id = strdup(p->string))) cv = CV_NOMEM;
+            if (!cv && im && !cJSON_IsNull(im)) {
+                snprintf(b, sizeof b, "%s/%.160s", p->string, im->valuestring);
+                if (graft_ds_strv_push(&s.images, &s.n_images, b)) cv = CV_NOMEM;
+            }
         }
         if (!cv) cv = graft_ds_json_str(p, "question", 1, &s.question, why);
         if (!cv) cv = graft_ds_json_strs(p, NULL, "choices", 1, &s.choices, &s.n_choices, why);
@@ -438,6 +442,109 @@ int graft_eval_read_scienceqa(const char *path, const graft_eval_read_opts *opts
                      p->string ? p->string : "?");
             if ((rc = graft_ds_on_bad(ds, opts, where, why, err)) != GRAFT_OK) goto done;
         }
+    }
+done:
+    cJSON_Delete(doc);
+    return graft_ds_rollback(ds, first, rc);
+}
+
+/* ---- LLaVA's ScienceQA question file -------------------------------------------------------- */
+
+/* llava_test_CQM-A.json: [{"id", "image"?, "conversations": [{"from": "human", "value":
+ * "<image>\nContext: ...\nQUESTION\nA. x\nB. y"}, {"from": "gpt", "value": "B"}]}]. The text is
+ * LLaVA's (model_vqa_science: "<image>" removed, stripped); the options are the segments after
+ * the last "\nA. ", split at "\nB. ", "\nC. ", ... in order (an option may span lines), and the
+ * question is the text before them, so question + "\nA. x\nB. y" rebuilds LLaVA's prompt. */
+static int llava_sqa_item(const cJSON *it, const graft_eval_read_opts *o, graft_eval_sample *s,
+                          int *skip, char *why) {
+    int cv;
+    const cJSON *im = cJSON_GetObjectItemCaseSensitive(it, "image");
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(it, "conversations");
+    *skip = 0;
+    if (!cJSON_IsObject(it)) return graft_ds_bad(why, "not an object");
+    if (!im && !o->with_text_only) {
+        *skip = 1;
+        return CV_OK;
+    }
+    s->type = GRAFT_TASK_MCQ;
+    if ((cv = graft_ds_json_id(cJSON_GetObjectItemCaseSensitive(it, "id"), "id", &s->id, why)))
+        return cv;
+    if (im) {
+        if ((cv = graft_ds_json_strs(it, "image", NULL, 1, &s->images, &s->n_images, why)))
+            return cv;
+        if ((cv = graft_ds_image_path_ok(s->images[0], why))) return cv;
+    }
+    const cJSON *h = cJSON_IsArray(cs) ? cs->child : NULL, *g = h ? h->next : NULL;
+    const cJSON *hv = h ? cJSON_GetObjectItemCaseSensitive(h, "value") : NULL;
+    const cJSON *gv = g ? cJSON_GetObjectItemCaseSensitive(g, "value") : NULL;
+    if (!cJSON_IsString(hv) || !cJSON_IsString(gv))
+        return graft_ds_bad(why, "\"conversations\" needs a human and a gpt \"value\"");
+    /* text = value without "<image>", stripped of ASCII whitespace at both ends */
+    size_t n = strlen(hv->valuestring);
+    char *t = malloc(n + 1), *w = t;
+    if (!t) return CV_NOMEM;
+    for (const char *r = hv->valuestring; *r;) {
+        if (!strncmp(r, "<image>", 7)) {
+            r += 7;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = 0;
+    char *b = t, *e = w;
+    while (*b && strchr(" \t\n\r\f\v", *b)) b++;
+    while (e > b && strchr(" \t\n\r\f\v", e[-1])) e--;
+    *e = 0;
+    char *a = NULL;
+    for (char *q = strstr(b, "\nA. "); q; q = strstr(q + 1, "\nA. ")) a = q;
+    cv = CV_OK;
+    if (!a) cv = graft_ds_bad(why, "no \"\\nA. \" option in the question");
+    for (char *seg = a ? a + 4 : NULL; !cv && seg;) {
+        char mark[5] = {'\n', (char)('A' + s->n_choices + 1), '.', ' ', 0};
+        char *nx = s->n_choices < 25 ? strstr(seg, mark) : NULL;
+        if (nx) *nx = 0;
+        if (graft_ds_strv_push(&s->choices, &s->n_choices, seg)) cv = CV_NOMEM;
+        seg = nx ? nx + 4 : NULL;
+    }
+    if (!cv && s->n_choices < 2) cv = graft_ds_bad(why, "fewer than 2 options");
+    if (!cv) {
+        *a = 0;
+        if (!(s->question = strdup(b))) cv = CV_NOMEM;
+    }
+    free(t);
+    if (cv) return cv;
+    const char *ans = gv->valuestring;
+    if (!(ans[0] >= 'A' && ans[0] < 'A' + s->n_choices && !ans[1]))
+        return graft_ds_bad(why, "answer \"%.20s\" is not one of the %d option letters", ans,
+                            s->n_choices);
+    return graft_ds_strv_push(&s->answers, &s->n_answers, ans) ? CV_NOMEM : CV_OK;
+}
+
+int graft_eval_read_llava_scienceqa(const char *path, const graft_eval_read_opts *opts,
+                                    graft_eval_dataset *ds, graft_error *err) {
+    graft_eval_read_opts d = graft_eval_read_default_opts();
+    if (!path || !ds)
+        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
+    if (!opts) opts = &d;
+    cJSON *doc = graft_ds_parse_doc(path, err);
+    if (!doc) return err ? err->code : GRAFT_E_FORMAT;
+    size_t first = ds->n, i = 0;
+    int rc = GRAFT_OK;
+    char where[GRAFT_ERROR_MAX / 2], why[WHY_MAX];
+    if (!cJSON_IsArray(doc)) {
+        rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: not a JSON array of questions", path);
+        goto done;
+    }
+    for (const cJSON *it = doc->child; it; it = it->next, i++) {
+        graft_eval_sample s = {0};
+        int skip = 0, cv = llava_sqa_item(it, opts, &s, &skip, why);
+        if (!cv && !skip && graft_ds_push(ds, &s)) cv = CV_NOMEM;
+        graft_ds_sample_free(&s);
+        if (cv == CV_NOMEM) {
+            rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        if (cv == CV_BAD) ITEM_BAD("questions", i);
     }
 done:
     cJSON_Delete(doc);
