@@ -87,6 +87,7 @@ START_TEST(test_graft_bad_lines) {
         {"[1, 2]", "not a JSON object"},
         {"{\"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "\"id\""},
         {"{\"id\": 1.5, \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "not an integer"},
+        {"{\"id\": 1e300, \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "not an integer"},
         {"{\"id\": \"z\", \"type\": \"essay\", \"image\": \"a.jpg\", \"question\": \"q\"}", "unknown type \"essay\""},
         {"{\"id\": \"z\", \"type\": \"vqa\", \"question\": \"q\"}", "neither \"image\" nor \"images\""},
         {"{\"id\": \"z\", \"type\": \"vqa\", \"image\": \"\", \"question\": \"q\"}", "empty image path"},

@@ -120,6 +120,11 @@ int graft_ds_on_bad(graft_eval_dataset *ds, const graft_eval_read_opts *o, const
     return GRAFT_OK;
 }
 
+/* d is an integer that fits a long long (checked before the cast, which is undefined outside) */
+static int is_int(double d) {
+    return d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d;
+}
+
 /* ---- JSON helpers -------------------------------------------------------------------------- */
 
 /* An id from a JSON string or integral number into a malloc'd string; NULL with why set if the
@@ -131,7 +136,7 @@ int graft_ds_json_id(const cJSON *v, const char *key, char **out, char *why) {
         *out = strdup(v->valuestring);
     } else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (d != (double)(long long)d) return graft_ds_bad(why, "\"%s\" is not an integer", key);
+        if (!is_int(d)) return graft_ds_bad(why, "\"%s\" is not an integer", key);
         snprintf(buf, sizeof buf, "%lld", (long long)d);
         *out = strdup(buf);
     } else {
@@ -281,7 +286,7 @@ int graft_ds_read_jsonl(const char *path, const graft_eval_read_opts *o, graft_e
 
 int graft_ds_json_int(const cJSON *obj, const char *key, long long *out, char *why) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !is_int(v->valuedouble))
         return graft_ds_bad(why, "\"%s\" is missing or not an integer", key);
     *out = (long long)v->valuedouble;
     return CV_OK;
