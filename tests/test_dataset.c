@@ -328,6 +328,31 @@ START_TEST(test_llava_bench_small) {
 }
 END_TEST
 
+START_TEST(test_llava_questions_small) {
+    char *q = put("llava_q.jsonl",
+                  "{\"question_id\": \"img1\", \"image\": \"img1.jpg\", \"text\": \"What?\\nAnswer the question using a single word or phrase.\", \"category\": \"default\"}\n"
+                  "{\"question_id\": \"img1\", \"image\": \"img1.jpg\", \"text\": \"Where?\"}\n");
+    graft_eval_read_opts o = graft_eval_read_default_opts();
+    graft_eval_dataset ds = {0};
+    graft_error err = {0};
+    ck_assert_int_eq(graft_eval_read(GRAFT_DS_LLAVA_QUESTIONS, q, &o, &ds, &err), GRAFT_OK);
+    ck_assert_uint_eq(ds.n, 2); /* LLaVA's ids are not unique (TextVQA, MME): no check here */
+    ck_assert_int_eq(ds.samples[0].type, GRAFT_TASK_VQA);
+    ck_str(ds.samples[0].category, "default");
+    ck_str(ds.samples[1].question, "Where?");
+    graft_eval_dataset_free(&ds);
+    o.task = "yesno";
+    ck_assert_int_eq(graft_eval_read_llava_questions(q, &o, &ds, &err), GRAFT_OK);
+    ck_assert_int_eq(ds.samples[1].type, GRAFT_TASK_YESNO);
+    graft_eval_dataset_free(&ds);
+    o.task = "essay";
+    ck_assert_int_eq(graft_eval_read_llava_questions(q, &o, &ds, &err), GRAFT_E_INVALID);
+    ck_msg(&err, "unknown task type \"essay\"");
+    graft_eval_dataset_free(&ds);
+    free(q);
+}
+END_TEST
+
 /* ---- VQAv2 ----------------------------------------------------------------------------------- */
 
 START_TEST(test_vqav2_small) {
@@ -461,6 +486,39 @@ START_TEST(test_llava_scienceqa_small) {
     ck_str(ds.samples[0].question, "Which?");
     graft_eval_dataset_free(&ds);
     free(p);
+}
+END_TEST
+
+START_TEST(test_shared_llava_questions) {
+    /* python: TextVQA's question file has 5000 lines, all category "default", 3166 distinct
+     * images (and question ids: LLaVA uses the image id); MME's has 2374 lines over 1187 images,
+     * 400 of them "artwork" */
+    const char *p = tu_shared("eval/llava15/textvqa/llava_textvqa_val_v051_ocr.jsonl");
+    if (!p) return;
+    graft_eval_dataset ds = {0};
+    graft_error err = {0};
+    ck_assert_msg(graft_eval_read(GRAFT_DS_LLAVA_QUESTIONS, p, NULL, &ds, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n, 5000);
+    for (size_t i = 0; i < ds.n; i++) ck_str(ds.samples[i].category, "default");
+    ck_str(ds.samples[0].id, "003a8ae2ef43b901");
+    ck_assert_int_eq(ds.samples[0].type, GRAFT_TASK_VQA);
+    size_t miss = 0;
+    ck_assert_int_eq(graft_eval_check_images(&ds, tu_tmpdir(), &miss, &err), GRAFT_E_NOTFOUND);
+    ck_assert_uint_eq(miss, 3166);
+    graft_eval_dataset_free(&ds);
+    p = tu_shared("eval/llava15/mme/llava_mme.jsonl");
+    if (!p) return;
+    graft_eval_read_opts o = graft_eval_read_default_opts();
+    o.task = "yesno";
+    ck_assert_msg(graft_eval_read(GRAFT_DS_LLAVA_QUESTIONS, p, &o, &ds, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n, 2374);
+    size_t art = 0;
+    for (size_t i = 0; i < ds.n; i++) art += !strcmp(ds.samples[i].category, "artwork");
+    ck_assert_uint_eq(art, 400);
+    ck_assert_int_eq(graft_eval_check_images(&ds, tu_tmpdir(), &miss, &err), GRAFT_E_NOTFOUND);
+    ck_assert_uint_eq(miss, 1187);
+    ck_msg(&err, "first: code_reasoning/0020.png (sample code_reasoning/0020.png)");
+    graft_eval_dataset_free(&ds);
 }
 END_TEST
 
@@ -696,6 +754,7 @@ Suite *suite_dataset(void) {
     tcase_add_test(tc, test_pope_small);
     tcase_add_test(tc, test_coco_small);
     tcase_add_test(tc, test_llava_bench_small);
+    tcase_add_test(tc, test_llava_questions_small);
     tcase_add_test(tc, test_vqav2_small);
     tcase_add_test(tc, test_scienceqa_small);
     tcase_add_test(tc, test_llava_scienceqa_small);
@@ -704,6 +763,7 @@ Suite *suite_dataset(void) {
     tcase_add_test(tc, test_shared_pope);
     tcase_add_test(tc, test_shared_llava_bench);
     tcase_add_test(tc, test_shared_llava_scienceqa);
+    tcase_add_test(tc, test_shared_llava_questions);
     suite_add_tcase(s, tc);
     return s;
 }

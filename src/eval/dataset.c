@@ -20,7 +20,8 @@
 
 static const char *const task_names[GRAFT_TASK_COUNT] = {"caption", "vqa", "mcq", "yesno", "open"};
 static const char *const fmt_names[GRAFT_DS_COUNT] = {
-    "graft", "pope", "coco-captions", "llava-bench", "vqav2", "scienceqa", "llava-scienceqa"};
+    "graft", "pope",      "coco-captions",   "llava-bench",
+    "vqav2", "scienceqa", "llava-scienceqa", "llava-questions"};
 
 const char *graft_task_name(graft_task_type t) {
     return (t >= 0 && t < GRAFT_TASK_COUNT) ? task_names[t] : NULL;
@@ -392,6 +393,7 @@ int graft_eval_read(graft_eval_format fmt, const char *path, const graft_eval_re
     case GRAFT_DS_VQAV2: return graft_eval_read_vqav2(path, opts, ds, err);
     case GRAFT_DS_SCIENCEQA: return graft_eval_read_scienceqa(path, opts, ds, err);
     case GRAFT_DS_LLAVA_SCIENCEQA: return graft_eval_read_llava_scienceqa(path, opts, ds, err);
+    case GRAFT_DS_LLAVA_QUESTIONS: return graft_eval_read_llava_questions(path, opts, ds, err);
     default: return graft_error_set(err, GRAFT_E_INVALID, "unknown dataset format %d", (int)fmt);
     }
 }

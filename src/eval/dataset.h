@@ -71,11 +71,13 @@ typedef enum {
     GRAFT_DS_VQAV2,         /* VQAv2 questions JSON (+ annotations via opts.answers_path) */
     GRAFT_DS_SCIENCEQA,     /* ScienceQA problems.json, image questions of opts.split */
     GRAFT_DS_LLAVA_SCIENCEQA, /* LLaVA's converted ScienceQA question file (llava_test_CQM-A.json) */
+    GRAFT_DS_LLAVA_QUESTIONS, /* LLaVA's question JSONL of any benchmark (TextVQA, MME, ...):
+                               * samples of type opts.task (default vqa) */
     GRAFT_DS_COUNT
 } graft_eval_format;
 
-/* "graft", "pope", "coco-captions", "llava-bench", "vqav2", "scienceqa", "llava-scienceqa";
- * parse returns -1 if unknown. */
+/* "graft", "pope", "coco-captions", "llava-bench", "vqav2", "scienceqa", "llava-scienceqa",
+ * "llava-questions"; parse returns -1 if unknown. */
 const char *graft_eval_format_name(graft_eval_format f);
 int graft_eval_format_parse(const char *name);
 
@@ -87,6 +89,7 @@ typedef struct {
     const char *answers_path; /* LLaVA-Bench reference answers JSONL; VQAv2 annotations JSON */
     const char *split;        /* ScienceQA split ("test" by default); VQAv2 image folder name
                                * (default: the questions file's "data_subtype", e.g. val2014) */
+    const char *task;         /* llava-questions: task type name of the samples (NULL: "vqa") */
     int with_text_only;       /* ScienceQA readers: also the questions without an image (then
                                * n_images = 0), as LLaVA's overall ScienceQA accuracy counts them */
 } graft_eval_read_opts;
@@ -113,6 +116,8 @@ int graft_eval_read_vqav2(const char *path, const graft_eval_read_opts *opts,
 int graft_eval_read_scienceqa(const char *path, const graft_eval_read_opts *opts,
                               graft_eval_dataset *ds, graft_error *err);
 int graft_eval_read_llava_scienceqa(const char *path, const graft_eval_read_opts *opts,
+                                    graft_eval_dataset *ds, graft_error *err);
+int graft_eval_read_llava_questions(const char *path, const graft_eval_read_opts *opts,
                                     graft_eval_dataset *ds, graft_error *err);
 
 /* Checks, before a run, that every image path of every sample names a readable regular file

@@ -69,9 +69,8 @@ int graft_eval_read_pope(const char *path, const graft_eval_read_opts *opts, gra
 
 /* questions.jsonl: {"question_id", "image", "text", "category"}: an open sample. */
 static int conv_llava_q(const cJSON *obj, void *ctx, graft_eval_sample *s, char *why) {
-    (void)ctx;
     int cv;
-    s->type = GRAFT_TASK_OPEN;
+    s->type = *(const graft_task_type *)ctx;
     if ((cv = graft_ds_json_id(cJSON_GetObjectItemCaseSensitive(obj, "question_id"), "question_id",
                                &s->id, why)))
         return cv;
@@ -96,14 +95,11 @@ static int cmp_sample_id(const void *a, const void *b) {
     return strcmp(((const graft_eval_sample *)a)->id, ((const graft_eval_sample *)b)->id);
 }
 
-int graft_eval_read_llava_bench(const char *path, const graft_eval_read_opts *opts,
-                                graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+/* LLaVA's question JSONL as samples of `type`, joined with opts->answers_path when given. */
+static int read_llava(const char *path, const graft_eval_read_opts *opts, graft_task_type type,
+                      graft_eval_dataset *ds, graft_error *err) {
     size_t first = ds->n;
-    int rc = graft_ds_read_jsonl(path, opts, ds, conv_llava_q, NULL, err);
+    int rc = graft_ds_read_jsonl(path, opts, ds, conv_llava_q, &type, err);
     if (rc || !opts->answers_path) return rc;
     graft_eval_dataset ans = {0};
     graft_eval_read_opts strict = *opts;
@@ -133,6 +129,26 @@ int graft_eval_read_llava_bench(const char *path, const graft_eval_read_opts *op
         ds->n = first;
     }
     return rc;
+}
+
+int graft_eval_read_llava_bench(const char *path, const graft_eval_read_opts *opts,
+                                graft_eval_dataset *ds, graft_error *err) {
+    graft_eval_read_opts d = graft_eval_read_default_opts();
+    if (!path || !ds)
+        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
+    return read_llava(path, opts ? opts : &d, GRAFT_TASK_OPEN, ds, err);
+}
+
+int graft_eval_read_llava_questions(const char *path, const graft_eval_read_opts *opts,
+                                    graft_eval_dataset *ds, graft_error *err) {
+    graft_eval_read_opts d = graft_eval_read_default_opts();
+    if (!path || !ds)
+        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
+    if (!opts) opts = &d;
+    int t = opts->task ? graft_task_parse(opts->task) : GRAFT_TASK_VQA;
+    if (t < 0)
+        return graft_error_set(err, GRAFT_E_INVALID, "unknown task type \"%.40s\"", opts->task);
+    return read_llava(path, opts, (graft_task_type)t, ds, err);
 }
 
 /* ---- COCO captions --------------------------------------------------------------------------- */
