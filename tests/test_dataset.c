@@ -85,6 +85,7 @@ START_TEST(test_graft_bad_lines) {
     static const char *cases[][2] = {
         {"{\"id\": \"z\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"", "not valid JSON"},
         {"[1, 2]", "not a JSON object"},
+        {"{\"id\": \"z\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"} x", "not valid JSON"},
         {"{\"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "\"id\""},
         {"{\"id\": 1.5, \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "not an integer"},
         {"{\"id\": 1e300, \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"q\"}", "not an integer"},
@@ -281,6 +282,11 @@ START_TEST(test_coco_small) {
     p = put("captions_trunc.json", "{\"images\": [\n{\"id\": 1,\n");
     ck_assert_int_eq(graft_eval_read_coco_captions(p, NULL, &ds, &err), GRAFT_E_FORMAT);
     ck_msg(&err, "not valid JSON");
+    free(p);
+    /* a complete document followed by more bytes (line 3) */
+    p = put("captions_trail.json", "{\"images\": [], \"annotations\": []}\n\n}\n");
+    ck_assert_int_eq(graft_eval_read_coco_captions(p, NULL, &ds, &err), GRAFT_E_FORMAT);
+    ck_msg(&err, "captions_trail.json:3: not valid JSON");
     free(p);
 }
 END_TEST

@@ -225,12 +225,26 @@ static char *read_all(const char *path, size_t *len, graft_error *err) {
     return buf;
 }
 
+/* One JSON value filling p[0..n) up to whitespace (cJSON alone accepts trailing bytes, as in
+ * `{"a": 1} x`, which Python's json rejects); NULL otherwise, *end at the problem. */
+static cJSON *parse_exact(const char *p, size_t n, const char **end) {
+    *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(p, n, end, 0);
+    if (!v || !*end) return v;
+    const char *e = *end;
+    while (e < p + n && (*e == ' ' || *e == '\t' || *e == '\n' || *e == '\r')) e++;
+    if (e == p + n) return v;
+    cJSON_Delete(v);
+    *end = e;
+    return NULL;
+}
+
 cJSON *graft_ds_parse_doc(const char *path, graft_error *err) {
     size_t len;
     char *text = read_all(path, &len, err);
     if (!text) return NULL;
     const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *doc = parse_exact(text, len, &end);
     if (!doc) {
         size_t off = end ? (size_t)(end - text) : 0, line = 1;
         for (size_t i = 0; i < off && i < len; i++) line += text[i] == '\n';
@@ -263,7 +277,8 @@ int graft_ds_read_jsonl(const char *path, const graft_eval_read_opts *o, graft_e
             continue;
         }
         snprintf(where, sizeof where, "%s:%zu", path, lineno);
-        cJSON *obj = cJSON_ParseWithLength(p, n);
+        const char *end;
+        cJSON *obj = parse_exact(p, n, &end);
         graft_eval_sample s = {0};
         int cv;
         if (!obj)
