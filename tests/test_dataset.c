@@ -351,6 +351,16 @@ START_TEST(test_llava_questions_small) {
     ck_assert_int_eq(graft_eval_read_llava_questions(q, &o, &ds, &err), GRAFT_OK);
     ck_assert_int_eq(ds.samples[1].type, GRAFT_TASK_YESNO);
     graft_eval_dataset_free(&ds);
+    /* both questions of the repeated id get the reference */
+    char *a = put("llava_a.jsonl", "{\"question_id\": \"img1\", \"text\": \"yes\"}\n");
+    o.answers_path = a;
+    ck_assert_int_eq(graft_eval_read_llava_questions(q, &o, &ds, &err), GRAFT_OK);
+    ck_assert_int_eq(ds.samples[0].n_answers, 1);
+    ck_assert_int_eq(ds.samples[1].n_answers, 1);
+    ck_str(ds.samples[1].answers[0], "yes");
+    graft_eval_dataset_free(&ds);
+    o.answers_path = NULL;
+    free(a);
     o.task = "essay";
     ck_assert_int_eq(graft_eval_read_llava_questions(q, &o, &ds, &err), GRAFT_E_INVALID);
     ck_msg(&err, "unknown task type \"essay\"");

@@ -118,10 +118,10 @@ static int read_llava(const char *path, const graft_eval_read_opts *opts, graft_
                                  opts->answers_path, s->id);
             break;
         }
-        s->answers = a->answers; /* move */
-        s->n_answers = a->n_answers;
-        a->answers = NULL;
-        a->n_answers = 0;
+        /* copied, not moved: a question id may repeat (MME asks two questions per image id) */
+        for (int j = 0; rc == GRAFT_OK && j < a->n_answers; j++)
+            if (graft_ds_strv_push(&s->answers, &s->n_answers, a->answers[j]))
+                rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
     }
     graft_eval_dataset_free(&ans);
     if (rc) { /* no partial file: drop what this call added */
