@@ -155,7 +155,8 @@ int graft_eval_read_llava_questions(const char *path, const graft_eval_read_opts
 
 typedef struct {
     long long id;
-    size_t idx; /* index in ds of its sample, or SIZE_MAX if the image was skipped */
+    size_t idx;        /* COCO: index in ds of the image's sample */
+    const cJSON *item; /* VQAv2: the annotation (a pointer: cJSON_GetArrayItem walks a list) */
 } id_idx;
 
 static int cmp_id_idx(const void *a, const void *b) {
@@ -221,6 +222,7 @@ int graft_eval_read_coco_captions(const char *path, const graft_eval_read_opts *
             continue;
         }
         map[n_img].id = id;
+        map[n_img].item = NULL;
         map[n_img++].idx = ds->n - 1;
     }
     qsort(map, n_img, sizeof *map, cmp_id_idx);
@@ -232,7 +234,7 @@ int graft_eval_read_coco_captions(const char *path, const graft_eval_read_opts *
         }
     i = 0;
     for (const cJSON *a = anns->child; a; a = a->next, i++) {
-        id_idx key = {0, 0}, *hit = NULL;
+        id_idx key = {0, 0, NULL}, *hit = NULL;
         const cJSON *cap = cJSON_GetObjectItemCaseSensitive(a, "caption");
         int cv = cJSON_IsObject(a) ? graft_ds_json_int(a, "image_id", &key.id, why)
                                    : graft_ds_bad(why, "not an object");
@@ -331,7 +333,8 @@ int graft_eval_read_vqav2(const char *path, const graft_eval_read_opts *opts,
                 goto done;
             }
             map[n_ann].id = qid;
-            map[n_ann++].idx = i;
+            map[n_ann].idx = i;
+            map[n_ann++].item = a;
         }
         qsort(map, n_ann, sizeof *map, cmp_id_idx);
     }
@@ -352,8 +355,8 @@ int graft_eval_read_vqav2(const char *path, const graft_eval_read_opts *opts,
             if (!cv && graft_ds_strv_push(&s.images, &s.n_images, b)) cv = CV_NOMEM;
         }
         if (!cv && map) {
-            id_idx key = {qid, 0}, *hit = bsearch(&key, map, n_ann, sizeof *map, cmp_id_idx);
-            const cJSON *a = hit ? cJSON_GetArrayItem(anns, (int)hit->idx) : NULL;
+            id_idx key = {qid, 0, NULL}, *hit = bsearch(&key, map, n_ann, sizeof *map, cmp_id_idx);
+            const cJSON *a = hit ? hit->item : NULL;
             const cJSON *al = a ? cJSON_GetObjectItemCaseSensitive(a, "answers") : NULL;
             if (!a)
                 cv = graft_ds_bad(why, "question_id %lld has no annotation", qid);
