@@ -385,13 +385,21 @@ static int conv_graft(const cJSON *obj, void *ctx, graft_eval_sample *s, char *w
     return CV_OK;
 }
 
+int graft_ds_begin(const char *path, const graft_eval_dataset *ds,
+                   const graft_eval_read_opts **opts, graft_eval_read_opts *d, graft_error *err) {
+    if (!path || !ds) return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
+    *d = graft_eval_read_default_opts();
+    if (!*opts) *opts = d;
+    return GRAFT_OK;
+}
+
 int graft_eval_read_graft(const char *path, const graft_eval_read_opts *opts,
                           graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     size_t first = ds->n;
-    int rc = graft_ds_read_jsonl(path, opts ? opts : &d, ds, conv_graft, NULL, err);
+    int rc = graft_ds_read_jsonl(path, opts, ds, conv_graft, NULL, err);
     if (rc == GRAFT_OK) rc = check_unique_ids(path, ds, first, err);
     return rc;
 }

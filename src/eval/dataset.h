@@ -158,6 +158,10 @@ cJSON *graft_ds_parse_doc(const char *path, graft_error *err);
 int graft_ds_read_jsonl(const char *path, const graft_eval_read_opts *o, graft_eval_dataset *ds,
                         graft_ds_line_conv conv, void *ctx, graft_error *err);
 int graft_ds_rollback(graft_eval_dataset *ds, size_t first, int rc);
+/* The argument check every reader starts with: path and ds must be given; *opts becomes the
+ * defaults (stored in *d) when the caller passed NULL. */
+int graft_ds_begin(const char *path, const graft_eval_dataset *ds,
+                   const graft_eval_read_opts **opts, graft_eval_read_opts *d, graft_error *err);
 #endif
 
 #endif

@@ -41,10 +41,9 @@ static int conv_pope(const cJSON *obj, void *ctx, graft_eval_sample *s, char *wh
 
 int graft_eval_read_pope(const char *path, const graft_eval_read_opts *opts, graft_eval_dataset *ds,
                          graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     /* category: the option, else per line, else the file name's last "_word" */
     char cat[64] = "";
     if (opts->category) {
@@ -133,18 +132,17 @@ static int read_llava(const char *path, const graft_eval_read_opts *opts, graft_
 
 int graft_eval_read_llava_bench(const char *path, const graft_eval_read_opts *opts,
                                 graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    return read_llava(path, opts ? opts : &d, GRAFT_TASK_OPEN, ds, err);
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
+    return read_llava(path, opts, GRAFT_TASK_OPEN, ds, err);
 }
 
 int graft_eval_read_llava_questions(const char *path, const graft_eval_read_opts *opts,
                                     graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     int t = opts->task ? graft_task_parse(opts->task) : GRAFT_TASK_VQA;
     if (t < 0)
         return graft_error_set(err, GRAFT_E_INVALID, "unknown task type \"%.40s\"", opts->task);
@@ -173,10 +171,9 @@ static int cmp_id_idx(const void *a, const void *b) {
 
 int graft_eval_read_coco_captions(const char *path, const graft_eval_read_opts *opts,
                                   graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     cJSON *doc = graft_ds_parse_doc(path, err);
     if (!doc) return err ? err->code : GRAFT_E_FORMAT;
     size_t first = ds->n, n_img = 0;
@@ -284,10 +281,9 @@ done:
  * annotation's answer_type. */
 int graft_eval_read_vqav2(const char *path, const graft_eval_read_opts *opts,
                           graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     cJSON *doc = graft_ds_parse_doc(path, err), *adoc = NULL;
     if (!doc) return err ? err->code : GRAFT_E_FORMAT;
     size_t first = ds->n, n_ann = 0;
@@ -394,10 +390,9 @@ done:
  * empty; answer: the letter 'A' + k; category: subject. */
 int graft_eval_read_scienceqa(const char *path, const graft_eval_read_opts *opts,
                               graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     const char *split = opts->split ? opts->split : "test";
     cJSON *doc = graft_ds_parse_doc(path, err);
     if (!doc) return err ? err->code : GRAFT_E_FORMAT;
@@ -541,10 +536,9 @@ static int llava_sqa_item(const cJSON *it, const graft_eval_read_opts *o, graft_
 
 int graft_eval_read_llava_scienceqa(const char *path, const graft_eval_read_opts *opts,
                                     graft_eval_dataset *ds, graft_error *err) {
-    graft_eval_read_opts d = graft_eval_read_default_opts();
-    if (!path || !ds)
-        return graft_error_set(err, GRAFT_E_INVALID, "graft_eval_read: NULL argument");
-    if (!opts) opts = &d;
+    graft_eval_read_opts d;
+    int rc0 = graft_ds_begin(path, ds, &opts, &d, err);
+    if (rc0) return rc0;
     cJSON *doc = graft_ds_parse_doc(path, err);
     if (!doc) return err ? err->code : GRAFT_E_FORMAT;
     size_t first = ds->n, i = 0;
