@@ -19,6 +19,10 @@ static void usage(FILE *f) {
             "  encode --mmproj M --image F -o OUT   the projector's rows for an image (float32)\n"
             "  preprocess --mmproj M --image F -o OUT   the normalised pixels (float32 [3, S, S])\n"
             "  init --preset NAME   write a random-weight model at a real model's shape\n"
+            "  convert HF_DIR -o OUT.gguf   a Hugging Face directory as llama.cpp GGUF file(s)\n"
+            "  quantize IN.gguf OUT.gguf TYPE   rewrite a GGUF file's matrices as q8_0, q4_0 or f16\n"
+            "  eval --task T --data F ...   run (or --score-only) an evaluation task\n"
+            "  world --seed S --n N -o DIR  generate the synthetic shapes world (images + tasks)\n"
             "  version              print the version and the kernels chosen for this CPU\n"
             "\n"
             "Run 'graft COMMAND --help' for a command's options.\n",
@@ -44,6 +48,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "encode")) return cli_encode(argc - 1, argv + 1);
     if (!strcmp(cmd, "preprocess")) return cli_preprocess(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize")) return cli_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "world")) return cli_world(argc - 1, argv + 1);
     fprintf(stderr, "graft: unknown command '%s' (see graft --help)\n", cmd);
     return 2;
 }
