@@ -92,7 +92,9 @@ typedef struct graft_model_params {
 } graft_model_params;
 
 graft_model_params graft_model_default_params(void);
-/* Loads a decoder from a GGUF file (architecture from general.architecture: "llama"). */
+/* Loads a decoder from a GGUF file (architecture from general.architecture: "llama"), or from a
+ * Hugging Face directory (config.json + safetensors: LlamaForCausalLM, or the language model of
+ * LlavaForConditionalGeneration), read in place as docs/formats.md says. */
 int graft_model_load(const char *path, const graft_model_params *params, graft_model **out,
                      graft_error *err);
 void graft_model_free(graft_model *m);
@@ -217,7 +219,12 @@ const char *graft_kernels_name(void);
 typedef struct graft_vision graft_vision;
 typedef struct graft_vision_ctx graft_vision_ctx;
 
+/* path: an mmproj GGUF, or a Hugging Face LlavaForConditionalGeneration directory (its vision
+ * tower and projector, read in place). */
 int graft_vision_load(const char *path, graft_vision **out, graft_error *err);
+/* 1 when path is a Hugging Face directory whose config.json describes a LLaVA vision tower (so
+ * the same path serves graft_model_load and graft_vision_load). */
+int graft_path_has_vision(const char *path);
 void graft_vision_free(graft_vision *v);
 
 int graft_vision_image_size(const graft_vision *v);  /* S: encode takes (3, S, S) pixels */

@@ -35,6 +35,7 @@ typedef struct parser {
     graft_error *err;
     int fill;
     graft_gguf *g;
+    const void *const *ext_data; /* an in-memory view's tensor data (graft_gguf_open_image) */
     size_t n_desc, n_offs, n_names; /* counted in pass 0, used in pass 1 */
     char ctx[160];                  /* the item being read, for messages */
 } parser;
@@ -338,6 +339,18 @@ static int check_tensor_data(parser *P) {
     return 0;
 }
 
+/* An in-memory view: the caller supplies every tensor's data pointer. */
+static int set_ext_data(parser *P) {
+    graft_gguf *g = P->g;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        graft_gguf_tensor *t = &g->tensors[i];
+        t->data = t->nbytes ? P->ext_data[i] : NULL;
+        if (t->nbytes && !t->data)
+            return graft_error_set(P->err, GRAFT_E_INVALID, "%s: tensor '%s' has no data", P->path, t->name);
+    }
+    return 0;
+}
+
 static int parse_all(parser *P) {
     int rc;
     P->pos = GGUF_HEADER_BYTES;
@@ -353,6 +366,7 @@ static int parse_all(parser *P) {
     for (int64_t i = 0; i < g->n_tensors; i++) g->t_ix[i] = (name_ix){g->tensors[i].name, i};
     if ((rc = build_index(P, g->kv_ix, g->n_kv, "key"))) return rc;
     if ((rc = build_index(P, g->t_ix, g->n_tensors, "tensor name"))) return rc;
+    if (P->ext_data) return set_ext_data(P);
     return check_tensor_data(P);
 }
 
@@ -388,6 +402,8 @@ static int check_header(const unsigned char *b, size_t size, const char *path, g
 }
 
 static void *alloc_n(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
+
+static int parse_open(graft_gguf *g, const void *const *ext_data, graft_gguf **out, graft_error *err);
 
 int graft_gguf_open(const char *path, graft_gguf **out, graft_error *err) {
     if (out) *out = NULL;
@@ -425,9 +441,16 @@ int graft_gguf_open(const char *path, graft_gguf **out, graft_error *err) {
     g->path = pcopy;
     g->map = map;
     g->size = size;
+    return parse_open(g, NULL, out, err);
+}
+
+/* Validates g->map and builds the tables; closes g on failure. */
+static int parse_open(graft_gguf *g, const void *const *ext_data, graft_gguf **out, graft_error *err) {
+    const char *path = g->path;
+    size_t size = g->size;
     int rc = check_header(g->map, size, path, g, err);
     if (rc) goto fail;
-    parser P = {.b = g->map, .size = size, .path = path, .err = err, .fill = 0, .g = g};
+    parser P = {.b = g->map, .size = size, .path = path, .err = err, .fill = 0, .g = g, .ext_data = ext_data};
     if ((rc = parse_all(&P))) goto fail;
     /* Every count below is bounded by the file size (each item occupies file bytes). */
     g->kv = alloc_n((size_t)g->n_kv, sizeof *g->kv);
@@ -451,9 +474,41 @@ fail:
     return rc;
 }
 
+int graft_gguf_open_image(const char *name, unsigned char *image, size_t size, const void *const *data,
+                          void *owner, void (*owner_free)(void *), graft_gguf **out, graft_error *err) {
+    if (out) *out = NULL;
+    graft_gguf *g = calloc(1, sizeof *g);
+    char *pcopy = name ? strdup(name) : NULL;
+    if (!g || !pcopy || !image || !out || (!data && size >= GGUF_HEADER_BYTES && gguf_rd64(image + 8))) {
+        int rc = !g || (name && !pcopy) ? graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", name ? name : "gguf image")
+                                        : graft_error_set(err, GRAFT_E_INVALID, "graft_gguf_open_image: NULL argument");
+        free(g);
+        free(pcopy);
+        free(image);
+        if (owner_free) owner_free(owner);
+        return rc;
+    }
+    static const void *const no_data[1] = {NULL};
+    g->path = pcopy;
+    g->map = image;
+    g->image = image;
+    g->size = size;
+    g->owner = owner;
+    g->owner_free = owner_free;
+    if (size < GGUF_HEADER_BYTES) {
+        int rc = check_header(image, size, pcopy, g, err);
+        if (!rc) rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: truncated", pcopy);
+        graft_gguf_close(g);
+        return rc;
+    }
+    return parse_open(g, data ? data : no_data, out, err);
+}
+
 void graft_gguf_close(graft_gguf *g) {
     if (!g) return;
-    if (g->map) munmap((void *)g->map, g->size);
+    if (g->image) free(g->image);
+    else if (g->map) munmap((void *)g->map, g->size);
+    if (g->owner_free) g->owner_free(g->owner);
     free(g->path);
     free(g->kv);
     free(g->kv_ix);

@@ -48,7 +48,20 @@ struct graft_gguf {
     arr_desc *descs;
     size_t n_desc;
     uint64_t *offs;
+    /* An in-memory view (graft_gguf_open_image): map is this malloc'd image, not a mapping */
+    unsigned char *image;
+    void *owner;                 /* what the tensor data points into, freed at close */
+    void (*owner_free)(void *owner);
 };
+
+/* Opens a GGUF image held in memory (the bytes before the data section, as gguf_writer_header
+ * makes them) whose tensor data lives elsewhere: tensor i's data is data[i] (read during the
+ * call; non-NULL for non-empty tensors), trusted to hold the tensor's bytes, so the data-range
+ * checks of files are skipped; everything else is validated as for a file. `name` stands for the
+ * path in graft_gguf_path() and in messages. Takes ownership of `image` (malloc'd) and of `owner`
+ * (freed with owner_free, which may be NULL) at close, and on failure. */
+int graft_gguf_open_image(const char *name, unsigned char *image, size_t size, const void *const *data,
+                          void *owner, void (*owner_free)(void *), graft_gguf **out, graft_error *err);
 
 /* Fields are read with memcpy: GGUF aligns nothing but the data section. */
 static inline uint32_t gguf_rd32(const unsigned char *p) {

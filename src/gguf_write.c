@@ -467,6 +467,51 @@ static int write_all(gguf_writer *w, FILE *f, const char *path, graft_error *err
     return 0;
 }
 
+/* The file's bytes up to the data section (header, key/values, tensor infos, padding) in one
+ * malloc'd buffer, and each tensor's data pointer (streamed tensors: NULL) in a malloc'd array. */
+int gguf_writer_header(const gguf_writer *w, unsigned char **out, size_t *size, const void ***data,
+                       graft_error *err) {
+    if (!w || !out || !size || !data) return graft_error_set(err, GRAFT_E_INVALID, "gguf writer: NULL argument");
+    *out = NULL;
+    *size = 0;
+    *data = NULL;
+    if (w->rc) {
+        if (err) *err = w->err;
+        return w->rc;
+    }
+    buf b = {0};
+    int e = buf_put(&b, "GGUF", 4) || buf_u32(&b, w->version) || buf_u64(&b, w->n_t) || buf_u64(&b, w->n_kv);
+    for (size_t i = 0; i < w->n_kv && !e; i++) {
+        const wkv *kv = &w->kv[i];
+        e = buf_str(&b, kv->key, strlen(kv->key)) || buf_u32(&b, (uint32_t)kv->type) ||
+            buf_put(&b, kv->val.p, kv->val.n);
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < w->n_t && !e; i++) {
+        const wtensor *t = &w->t[i];
+        e = buf_str(&b, t->name, strlen(t->name)) || buf_u32(&b, (uint32_t)t->n_dims);
+        for (int d = 0; d < t->n_dims && !e; d++) e = buf_u64(&b, (uint64_t)t->ne[d]);
+        e = e || buf_u32(&b, (uint32_t)t->type) || buf_u64(&b, off);
+        off = align_up(off + t->nbytes, w->alignment);
+    }
+    static const unsigned char z[64];
+    while (!e && b.n % w->alignment) {
+        size_t pad = w->alignment - b.n % w->alignment;
+        e = buf_put(&b, z, pad < sizeof z ? pad : sizeof z);
+    }
+    const void **ptrs = malloc((w->n_t ? w->n_t : 1) * sizeof *ptrs);
+    if (e || !ptrs) {
+        free(b.p);
+        free(ptrs);
+        return graft_error_set(err, GRAFT_E_NOMEM, "gguf writer: out of memory");
+    }
+    for (size_t i = 0; i < w->n_t; i++) ptrs[i] = w->t[i].fn ? NULL : w->t[i].data;
+    *out = b.p;
+    *size = b.n;
+    *data = ptrs;
+    return 0;
+}
+
 int gguf_writer_write(gguf_writer *w, const char *path, graft_error *err) {
     if (!w || !path) return graft_error_set(err, GRAFT_E_INVALID, "gguf writer: NULL argument");
     if (w->rc) {

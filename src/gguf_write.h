@@ -91,4 +91,11 @@ int gguf_writer_error(const gguf_writer *w, graft_error *err);
  * file. The writer may be written again or freed afterwards. */
 int gguf_writer_write(gguf_writer *w, const char *path, graft_error *err);
 
+/* The file's bytes before the data section (header, key/values, tensor infos, padding to the
+ * alignment) into *out (malloc'd, *size bytes), and the tensors' data pointers in the order added
+ * into *data (malloc'd; NULL for streamed tensors): what graft_gguf_open_image (gguf_impl.h)
+ * opens as an in-memory GGUF. The caller frees both. */
+int gguf_writer_header(const gguf_writer *w, unsigned char **out, size_t *size, const void ***data,
+                       graft_error *err);
+
 #endif

@@ -105,6 +105,11 @@ int graft_llama_load(graft_model *m, graft_error *err) {
     if ((rc = hp_float(m, "rope.scale_linear", 1.0f, &scale_linear, err))) return rc;
     hp->rope_freq_scale = 1.0f / scale_linear;
     hp->rope_mode = GRAFT_ROPE_NORM;
+    /* graft's private key of a Hugging Face view (hf.h): Q/K rows as HF stores them, rotate_half */
+    int neox = 0;
+    rc = graft_gguf_get_bool(m->gguf, "graft.rope.neox", &neox, err);
+    if (rc && rc != GRAFT_E_NOTFOUND) return rc;
+    if (neox) hp->rope_mode = GRAFT_ROPE_NEOX;
 
     /* the vocabulary size is the embedding's row count */
     int64_t ti = graft_gguf_find_tensor(m->gguf, "token_embd.weight");

@@ -1,9 +1,11 @@
-/* model.c - loading a decoder from a GGUF file: opens the file, dispatches on
- * general.architecture to the family's loader, and answers questions about the model. */
+/* model.c - loading a decoder from a GGUF file or a Hugging Face directory (hf.h): opens it,
+ * dispatches on general.architecture to the family's loader, and answers questions about the
+ * model. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "hf.h"
 #include "model.h"
 #include "tokenizer.h"
 #include "vocab.h"
@@ -30,7 +32,8 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
     *out = NULL;
     graft_model *m = calloc(1, sizeof *m);
     if (!m) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
-    int rc = graft_gguf_open(path, &m->gguf, err);
+    int rc = graft_hf_is_dir(path) ? graft_hf_open_gguf(path, GRAFT_HF_LLM, GRAFT_HF_NATIVE, &m->gguf, err)
+                                   : graft_gguf_open(path, &m->gguf, err);
     if (rc) {
         free(m);
         return rc;

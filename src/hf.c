@@ -1,0 +1,359 @@
+/* hf.c - a Hugging Face directory as an in-memory GGUF view (hf.h): config.json (hf_config.c)
+ * becomes llama.cpp's keys, the safetensors tensors are renamed by the tables of hf_map.c and
+ * checked against the config's shapes, and the result is opened with graft_gguf_open_image, so
+ * every GGUF loader runs it. Matrices stay in the safetensors mapping (zero copy); 1-D F16/BF16
+ * tensors are converted to F32 and, in the llama.cpp layout, Q/K rows are permuted, into buffers
+ * the view owns. Keys and names: docs/formats.md, section "Hugging Face directories". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "gguf_impl.h"
+#include "gguf_write.h"
+#include "hf.h"
+#include "hf_config.h"
+#include "kernels.h"
+
+/* What the view's tensor data lives in: the checkpoint's mappings and the converted buffers. */
+typedef struct hf_owner {
+    graft_st *st;
+    void **bufs;
+    int n_bufs, cap_bufs;
+} hf_owner;
+
+static void owner_free(void *p) {
+    hf_owner *o = p;
+    if (!o) return;
+    for (int i = 0; i < o->n_bufs; i++) free(o->bufs[i]);
+    free(o->bufs);
+    graft_st_close(o->st);
+    free(o);
+}
+
+static void *owner_alloc(hf_owner *o, size_t n) {
+    if (o->n_bufs == o->cap_bufs) {
+        int cap = o->cap_bufs ? 2 * o->cap_bufs : 64;
+        void **b = realloc(o->bufs, (size_t)cap * sizeof *b);
+        if (!b) return NULL;
+        o->bufs = b;
+        o->cap_bufs = cap;
+    }
+    void *p = malloc(n ? n : 1);
+    if (p) o->bufs[o->n_bufs++] = p;
+    return p;
+}
+
+int graft_hf_is_dir(const char *path) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    char cfg[4096];
+    if ((size_t)snprintf(cfg, sizeof cfg, "%s/config.json", path) >= sizeof cfg) return 0;
+    return stat(cfg, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int graft_path_has_vision(const char *path) {
+    if (!graft_hf_is_dir(path)) return 0;
+    hf_config c;
+    if (hf_config_read(path, &c, NULL)) return 0;
+    int v = c.has_vision;
+    hf_config_free(&c);
+    return v;
+}
+
+/* ---- building the view -------------------------------------------------------------------- */
+
+typedef struct builder {
+    const char *dir;
+    const hf_config *cfg;
+    graft_hf_layout layout;
+    gguf_writer *w;
+    hf_owner *own;
+    const char *prefix[4]; /* HF_ROOT_* */
+    graft_error *err;
+} builder;
+
+/* The size a dimension letter of hf_map.c's shapes stands for. */
+static int64_t dim_of(const builder *B, char c) {
+    const hf_text_config *t = &B->cfg->text;
+    const hf_vision_config *v = &B->cfg->vision;
+    switch (c) {
+    case 'E': return t->n_embd;
+    case 'F': return t->n_ff;
+    case 'V': return t->n_vocab;
+    case 'Q': return (int64_t)t->n_head * t->head_dim;
+    case 'K': return (int64_t)t->n_head_kv * t->head_dim;
+    case 'D': return v->n_embd;
+    case 'G': return v->n_ff;
+    case 'T': return v->n_pos;
+    case 'P': return v->patch_size;
+    case 'M': return t->n_embd; /* the projector's width: the LLM's */
+    default: return c >= '0' && c <= '9' ? c - '0' : -1;
+    }
+}
+
+/* "[a, b, c]" in Hugging Face's order (outermost first) from ggml's ne. */
+static const char *hf_shape(int n_dims, const int64_t *ne, char *buf, size_t cap) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int d = n_dims - 1; d >= 0 && k < cap; d--)
+        k += (size_t)snprintf(buf + k, cap - k, "%lld%s", (long long)ne[d], d ? ", " : "");
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+    return buf;
+}
+
+/* Q/K rows (n_head * hd, K) in llama.cpp's order: within each head, row 2i + j takes Hugging
+ * Face's row j * hd/2 + i (w.reshape(n_head, 2, hd/2, K).swapaxes(1, 2)), so that ggml's
+ * adjacent-pair rope equals HF's rotate_half. */
+static void permute_rows(const unsigned char *src, unsigned char *dst, int n_head, int hd, size_t row_bytes) {
+    for (int h = 0; h < n_head; h++)
+        for (int i = 0; i < hd / 2; i++)
+            for (int j = 0; j < 2; j++)
+                memcpy(dst + ((size_t)h * hd + 2 * i + j) * row_bytes,
+                       src + ((size_t)h * hd + (size_t)j * (hd / 2) + i) * row_bytes, row_bytes);
+}
+
+static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
+    char gname[96], hrel[128], hname[256], sb[96], wb[96];
+    snprintf(gname, sizeof gname, e->gguf, layer);
+    snprintf(hrel, sizeof hrel, e->hf, layer);
+    snprintf(hname, sizeof hname, "%s%s", B->prefix[e->root], hrel);
+    const hf_text_config *t = &B->cfg->text;
+    graft_st *st = B->own->st;
+    int64_t i = graft_st_find_tensor(st, hname);
+    if (i < 0) {
+        if (e->optional) return GRAFT_OK;
+        return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: missing tensor '%s' (llama.cpp's %s)", B->dir, hname,
+                               gname);
+    }
+    graft_st_tensor s = graft_st_tensor_info(st, i);
+    if (s.type != GRAFT_TYPE_F32 && s.type != GRAFT_TYPE_F16 && s.type != GRAFT_TYPE_BF16)
+        return graft_error_set(B->err, GRAFT_E_UNSUPPORTED,
+                               "%s: tensor '%s' has dtype %s, which graft does not read (F32, F16, BF16)", B->dir,
+                               hname, s.dtype);
+    int n_dims = (int)strlen(e->shape);
+    int64_t want[4] = {1, 1, 1, 1};
+    int ok = s.n_dims == n_dims;
+    for (int d = 0; d < n_dims; d++) {
+        want[d] = dim_of(B, e->shape[d]);
+        ok = ok && s.ne[d] == want[d];
+    }
+    if (!ok)
+        return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: tensor '%s' has shape %s, config.json implies %s", B->dir,
+                               hname, hf_shape(s.n_dims, s.ne, sb, sizeof sb), hf_shape(n_dims, want, wb, sizeof wb));
+    int type = s.type;
+    const void *data = s.data;
+    size_t nbytes = s.nbytes, esz = (size_t)s.elem_size;
+    if (n_dims == 1 && type != GRAFT_TYPE_F32) {
+        /* llama.cpp stores vectors F32, and graft's loaders take them so */
+        float *f = owner_alloc(B->own, (size_t)s.ne[0] * sizeof(float));
+        if (!f) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
+        const unsigned char *p = s.data;
+        for (int64_t k = 0; k < s.ne[0]; k++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * k, 2);
+            f[k] = type == GRAFT_TYPE_F16 ? graft_f16_to_f32(h) : graft_bf16_to_f32(h);
+        }
+        type = GRAFT_TYPE_F32;
+        data = f;
+        nbytes = (size_t)s.ne[0] * sizeof(float);
+    } else if (e->rows != HF_ROW_PLAIN && B->layout == GRAFT_HF_LLAMACPP) {
+        unsigned char *d = owner_alloc(B->own, nbytes);
+        if (!d) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
+        permute_rows(s.data, d, e->rows == HF_ROW_Q ? t->n_head : t->n_head_kv, t->head_dim, (size_t)s.ne[0] * esz);
+        data = d;
+    } else if (nbytes && (uintptr_t)data % esz) {
+        /* safetensors aligns nothing; the kernels read elements in place */
+        void *d = owner_alloc(B->own, nbytes);
+        if (!d) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
+        memcpy(d, data, nbytes);
+        data = d;
+    }
+    return gguf_writer_add_tensor(B->w, gname, type, n_dims, s.ne, data, nbytes, 0);
+}
+
+static int add_table(builder *B, const hf_map_entry *tab, int n_layer, int skip_head) {
+    int rc;
+    for (const hf_map_entry *e = tab; e->gguf; e++) {
+        if (skip_head && e->root == HF_ROOT_HEAD) continue;
+        hf_map_entry req = *e;
+        if (e->root == HF_ROOT_HEAD) req.optional = 0; /* untied: lm_head must be there */
+        for (int l = 0; l < (e->per_layer ? n_layer : 1); l++)
+            if ((rc = add_tensor(B, &req, l))) return rc;
+    }
+    return GRAFT_OK;
+}
+
+/* The first prefix under which `probe` exists; -1 when none. */
+static int find_prefix(graft_st *st, const char *const *prefixes, int n, const char *probe) {
+    char name[256];
+    for (int k = 0; k < n; k++) {
+        snprintf(name, sizeof name, "%s%s", prefixes[k], probe);
+        if (graft_st_find_tensor(st, name) >= 0) return k;
+    }
+    return -1;
+}
+
+/* general.file_type as llama.cpp writes it: the type of the matrices (all F32 = 0, F16 = 1,
+ * BF16 = 32), read off one representative matrix. */
+static uint32_t file_type_of(graft_st *st, const char *name) {
+    int64_t i = graft_st_find_tensor(st, name);
+    int type = i >= 0 ? graft_st_tensor_info(st, i).type : GRAFT_TYPE_F32;
+    return type == GRAFT_TYPE_F16 ? 1u : type == GRAFT_TYPE_BF16 ? 32u : 0u;
+}
+
+static const char *base_name(const char *dir, char *buf, size_t cap) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    snprintf(buf, cap, "%.*s", (int)(n - b), dir + b);
+    return buf;
+}
+
+static void add_llm_keys(builder *B) {
+    const hf_text_config *t = &B->cfg->text;
+    gguf_writer *w = B->w;
+    char name[256];
+    base_name(B->dir, name, sizeof name);
+    gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    gguf_writer_add_str(w, "general.type", "model", 5);
+    gguf_writer_add_str(w, "general.name", name, strlen(name));
+    gguf_writer_add_u32(w, "llama.block_count", (uint32_t)t->n_layer);
+    gguf_writer_add_u32(w, "llama.context_length", (uint32_t)t->n_ctx);
+    gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)t->n_embd);
+    gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)t->n_ff);
+    gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)t->n_head);
+    gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)t->n_head_kv);
+    gguf_writer_add_f32(w, "llama.rope.freq_base", (float)t->rope_theta);
+    gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", (float)t->rms_eps);
+    char embd[256];
+    snprintf(embd, sizeof embd, "%sembed_tokens.weight", B->prefix[HF_ROOT_BODY]);
+    gguf_writer_add_u32(w, "general.file_type", file_type_of(B->own->st, embd));
+    gguf_writer_add_u32(w, "general.quantization_version", 2);
+    gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)t->n_vocab);
+    gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)t->head_dim);
+    if (t->rope_linear > 0) {
+        /* llama.cpp's current keys, and the older one graft's loader reads */
+        gguf_writer_add_str(w, "llama.rope.scaling.type", "linear", 6);
+        gguf_writer_add_f32(w, "llama.rope.scaling.factor", (float)t->rope_linear);
+        gguf_writer_add_f32(w, "llama.rope.scale_linear", (float)t->rope_linear);
+    }
+    if (B->layout == GRAFT_HF_NATIVE) gguf_writer_add_bool(w, "graft.rope.neox", 1);
+}
+
+static void add_mmproj_keys(builder *B) {
+    const hf_vision_config *v = &B->cfg->vision;
+    gguf_writer *w = B->w;
+    char name[256], full[300];
+    base_name(B->dir, name, sizeof name);
+    snprintf(full, sizeof full, "%s-mmproj", name);
+    char patch[256];
+    snprintf(patch, sizeof patch, "%sembeddings.patch_embedding.weight", B->prefix[HF_ROOT_VISION]);
+    gguf_writer_add_str(w, "general.architecture", "clip", 4);
+    gguf_writer_add_bool(w, "clip.has_text_encoder", 0);
+    gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
+    gguf_writer_add_bool(w, "clip.has_llava_projector", 1);
+    gguf_writer_add_u32(w, "general.file_type", file_type_of(B->own->st, patch));
+    gguf_writer_add_str(w, "general.name", full, strlen(full));
+    gguf_writer_add_str(w, "general.description", "image encoder for LLaVA", 23);
+    gguf_writer_add_str(w, "clip.projector_type", "mlp", 3);
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
+    gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)v->projection_dim);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->feature_layer);
+    float f[3];
+    if (v->has_norm & 1) {
+        for (int i = 0; i < 3; i++) f[i] = (float)v->mean[i];
+        gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
+    }
+    if (v->has_norm & 2) {
+        for (int i = 0; i < 3; i++) f[i] = (float)v->std[i];
+        gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
+    }
+    gguf_writer_add_bool(w, "clip.use_gelu", v->use_gelu);
+}
+
+static const char *const LLM_BODY[] = {"language_model.model.", "model.language_model.", "model."};
+static const char *const LLM_HEAD[] = {"language_model.", "", ""};
+static const char *const VISION_ROOT[] = {"vision_tower.vision_model.", "model.vision_tower.vision_model."};
+static const char *const PROJ_ROOT[] = {"multi_modal_projector.", "model.multi_modal_projector."};
+
+static int build(builder *B, graft_hf_part part) {
+    const hf_config *c = B->cfg;
+    graft_st *st = B->own->st;
+    int k = find_prefix(st, LLM_BODY, c->llava ? 2 : 3, "embed_tokens.weight");
+    if (k < 0 && part == GRAFT_HF_LLM)
+        return graft_error_set(B->err, GRAFT_E_FORMAT,
+                               "%s: no decoder in the checkpoint (no embed_tokens.weight under %s)", B->dir,
+                               c->llava ? "language_model.model. or model.language_model." : "model.");
+    if (k >= 0) {
+        B->prefix[HF_ROOT_BODY] = LLM_BODY[k];
+        B->prefix[HF_ROOT_HEAD] = LLM_HEAD[k];
+    }
+    if (part == GRAFT_HF_LLM) {
+        add_llm_keys(B);
+        return add_table(B, graft_hf_map_llama, c->text.n_layer, c->text.tie);
+    }
+    int kv = find_prefix(st, VISION_ROOT, 2, "embeddings.class_embedding");
+    int kp = find_prefix(st, PROJ_ROOT, 2, "linear_1.weight");
+    if (kv < 0 || kp < 0)
+        return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: no %s in the checkpoint (no %s)", B->dir,
+                               kv < 0 ? "vision tower" : "projector",
+                               kv < 0 ? "vision_tower.vision_model.embeddings.class_embedding"
+                                      : "multi_modal_projector.linear_1.weight");
+    B->prefix[HF_ROOT_VISION] = VISION_ROOT[kv];
+    B->prefix[HF_ROOT_PROJ] = PROJ_ROOT[kp];
+    add_mmproj_keys(B);
+    return add_table(B, graft_hf_map_clip, c->vision.feature_layer, 0);
+}
+
+int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layout, graft_gguf **out,
+                       graft_error *err) {
+    if (out) *out = NULL;
+    if (!dir || !out || (part != GRAFT_HF_LLM && part != GRAFT_HF_MMPROJ) ||
+        (layout != GRAFT_HF_NATIVE && layout != GRAFT_HF_LLAMACPP))
+        return graft_error_set(err, GRAFT_E_INVALID, "graft_hf_open_gguf: invalid argument");
+    hf_config cfg;
+    int rc = hf_config_read(dir, &cfg, err);
+    if (rc) return rc;
+    if (part == GRAFT_HF_MMPROJ && !cfg.has_vision) {
+        hf_config_free(&cfg);
+        return graft_error_set(err, GRAFT_E_NOTFOUND, "%s: the model has no vision tower (config.json)", dir);
+    }
+    hf_owner *own = calloc(1, sizeof *own);
+    gguf_writer *w = gguf_writer_new();
+    if (!own || !w) {
+        free(own);
+        gguf_writer_free(w);
+        hf_config_free(&cfg);
+        return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir);
+    }
+    rc = graft_st_open_dir(dir, &own->st, err);
+    if (rc == GRAFT_E_NOTFOUND) { /* NOTFOUND means "no vision tower" here */
+        rc = GRAFT_E_IO;
+        if (err) err->code = rc;
+    }
+    builder B = {dir, &cfg, layout, w, own, {"", "", "", ""}, err};
+    if (!rc) rc = build(&B, part);
+    if (!rc) rc = gguf_writer_error(w, err);
+    unsigned char *image = NULL;
+    size_t size = 0;
+    const void **data = NULL;
+    if (!rc) rc = gguf_writer_header(w, &image, &size, &data, err);
+    gguf_writer_free(w);
+    hf_config_free(&cfg);
+    if (rc) {
+        owner_free(own);
+        return rc;
+    }
+    char name[4200];
+    snprintf(name, sizeof name, "%s (HF %s)", dir, part == GRAFT_HF_LLM ? "llama" : "LLaVA vision");
+    rc = graft_gguf_open_image(name, image, size, data, own, owner_free, out, err);
+    free(data);
+    return rc;
+}
