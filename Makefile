@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      kernel benchmarks; tables go to bench/results/
 #   make install PREFIX=/usr/local
+#   make fuzz [FUZZ_SECONDS=N]   each libFuzzer harness in tests/fuzz/ for N seconds (clang)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -42,7 +43,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
-.PHONY: all lib test bench install deps demo clean help
+.PHONY: all lib test bench install deps demo clean help fuzz fuzz-seeds
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft
 
 help:
@@ -114,7 +115,7 @@ demo: deps
 
 # ---- packages: installs what is missing when root, otherwise says what to run ----
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -135,7 +136,39 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/#define GRAFT_VERSION_STRING "\(.*\)"/\1/p' include/graft.h)|' \
 	    graft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/graft.pc
 
+# ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c) over the library built with clang,
+# ASan and UBSan. Each runs FUZZ_SECONDS from the committed seeds (tests/fuzz/corpus/<name>/) plus
+# what earlier runs found (build-fuzz/corpus/<name>/); a crash stops the run and leaves the input
+# in build-fuzz/crash-<name>-*. `make fuzz-seeds` rewrites the seeds with graft's own writers.
+FUZZ_SECONDS ?= 60
+FUZZ_PKGS := clang libclang-rt-dev libomp-dev
+FUZZ_BUILD := build-fuzz
+FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/libgraft.a
+	clang -std=c11 -D_GNU_SOURCE $(subst fuzzer-no-link,fuzzer,$(FUZZ_OPT)) -Iinclude -Isrc -Isrc/eval -Ikernels -Itests/fuzz \
+	    $< $(FUZZ_BUILD)/libgraft.a -fopenmp -lm -lpthread -ldl -lcjson -o $@
+
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) OPT="$(FUZZ_OPT)" $(FUZZ_BUILD)/libgraft.a
+	@$(MAKE) --no-print-directory $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+	@set -e; for h in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
+	  if ! $(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	      -artifact_prefix=$(FUZZ_BUILD)/crash-$$h- -print_final_stats=1 \
+	      $(FUZZ_BUILD)/corpus/$$h tests/fuzz/corpus/$$h > $(FUZZ_BUILD)/$$h.log 2>&1; then \
+	    tail -40 $(FUZZ_BUILD)/$$h.log; echo "fuzz $$h: FAILED (input saved as $(FUZZ_BUILD)/crash-$$h-*)"; exit 1; \
+	  fi; \
+	  echo "fuzz $$h: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_BUILD)/$$h.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no crash"; \
+	done
+
+fuzz-seeds: $(BUILD)/libgraft.a
+	$(CC) $(CFLAGS_ALL) tests/fuzz/make_seeds.c $(BUILD)/libgraft.a $(LDLIBS_ALL) -o $(BUILD)/make_seeds
+	$(BUILD)/make_seeds
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
