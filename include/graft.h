@@ -314,6 +314,13 @@ void graft_mm_free(graft_mm *s);
  * images do not pair up, an image does not decode, or the positions would exceed n_ctx. */
 int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                   graft_mm_timings *t, graft_error *err);
+/* graft_mm_eval with flags. GRAFT_MM_EVAL_CONTINUE: `text` continues a prompt already decoded
+ * that ended right after an image (or a marker's rows): its first chunk gets no BOS and is
+ * tokenized as text after an image (no prefix space), so prefix + continuation decode exactly
+ * the positions the whole prompt would. For reusing a shared prompt prefix (graft eval). */
+enum { GRAFT_MM_EVAL_CONTINUE = 1 };
+int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
+                     int flags, graft_mm_timings *t, graft_error *err);
 /* The projector rows of one image (graft_mm_n_tokens x graft_vision_n_embd floats into out),
  * through the session's cache. */
 int graft_mm_n_tokens(const graft_mm *s);

@@ -173,6 +173,11 @@ int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, gra
 
 int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                   graft_mm_timings *t, graft_error *err) {
+    return graft_mm_eval_ex(s, text, images, n_images, 0, t, err);
+}
+
+int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
+                     int flags, graft_mm_timings *t, graft_error *err) {
     if (!s->ctx) return graft_error_set(err, GRAFT_E_INVALID, "this session has no decoder context (encode only)");
     const graft_model *m = s->ctx->model;
     if (!m->vocab) return graft_error_set(err, GRAFT_E_NOTFOUND, "the language model has no tokenizer metadata");
@@ -191,8 +196,9 @@ int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images
         const char *q = k < n_markers ? strstr(p, s->p.marker) : p + strlen(p);
         int32_t *chunk = NULL;
         size_t n = 0;
-        rc = k == 0 ? graft_tokenize(m->vocab, p, (size_t)(q - p), 1, 1, &chunk, &n, err)
-                    : graft_tokenize_continue(m->vocab, p, (size_t)(q - p), 1, &chunk, &n, err);
+        rc = k == 0 && !(flags & GRAFT_MM_EVAL_CONTINUE)
+                 ? graft_tokenize(m->vocab, p, (size_t)(q - p), 1, 1, &chunk, &n, err)
+                 : graft_tokenize_continue(m->vocab, p, (size_t)(q - p), 1, &chunk, &n, err);
         for (size_t i = 0; !rc && i < n; i++) rc = graft_ids_push(&ids, chunk[i]);
         n_text += (int)n;
         free(chunk);
