@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static cJSON *parse_line(const char *p, size_t n) {
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(p, n, &end, 0);
     if (!o) return NULL;
-    while (end && end < p + n && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+    while (end && end < p + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
     if (end != p + n) {
         cJSON_Delete(o);
         return NULL;
@@ -588,4 +589,69 @@ done:
     free(cats);
     free(text);
     return rc;
+}
+
+/* ---- judge scores per sample --------------------------------------------------------------- */
+
+int graft_eval_read_judge_scores(const char *path, const graft_eval_dataset *ds, double **ref,
+                                 double **model, graft_error *err) {
+    if (ref) *ref = NULL;
+    if (model) *model = NULL;
+    if (!path || !ds || !ref || !model)
+        return graft_error_set(err, GRAFT_E_INVALID, "judge scores: NULL argument");
+    size_t len;
+    char *text = slurp(path, &len, err);
+    if (!text) return err ? err->code : GRAFT_E_IO;
+    double *a = malloc(sizeof *a * (ds->n ? ds->n : 1)), *b = malloc(sizeof *b * (ds->n ? ds->n : 1));
+    id_index ix = {0};
+    int rc = GRAFT_OK;
+    if (!a || !b || index_build(ds, &ix)) {
+        rc = NOMEM(err);
+        goto done;
+    }
+    for (size_t i = 0; i < ds->n; i++) a[i] = b[i] = NAN;
+    size_t lineno = 0;
+    char id[128];
+    for (char *p = text; p < text + len && !rc;) {
+        char *e = memchr(p, '\n', (size_t)(text + len - p));
+        char *end = e ? e : text + len;
+        lineno++;
+        size_t n = (size_t)(end - p), k = 0;
+        char *q = p;
+        p = e ? e + 1 : text + len;
+        while (k < n && (q[k] == ' ' || q[k] == '\t' || q[k] == '\r')) k++;
+        if (k == n) continue;
+        cJSON *o = parse_line(q, n);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tuple");
+        if (!t) t = cJSON_GetObjectItemCaseSensitive(o, "score");
+        size_t lo, hi;
+        if (!o || id_text(cJSON_GetObjectItemCaseSensitive(o, "question_id"), id, sizeof id) ||
+            !cJSON_IsArray(t) || cJSON_GetArraySize(t) != 2 ||
+            !cJSON_IsNumber(cJSON_GetArrayItem(t, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(t, 1))) {
+            rc = graft_error_set(err, GRAFT_E_FORMAT, "%s:%zu: no \"question_id\" and \"tuple\" of two scores",
+                                 path, lineno);
+        } else {
+            index_range(&ix, id, &lo, &hi);
+            if (lo == hi)
+                rc = graft_error_set(err, GRAFT_E_FORMAT, "%s:%zu: id %s is not in the dataset", path, lineno, id);
+            else if (hi - lo > 1 || !isnan(a[ix.ord[lo]]))
+                rc = graft_error_set(err, GRAFT_E_FORMAT, "%s:%zu: id %s is not unique", path, lineno, id);
+            else {
+                a[ix.ord[lo]] = cJSON_GetArrayItem(t, 0)->valuedouble;
+                b[ix.ord[lo]] = cJSON_GetArrayItem(t, 1)->valuedouble;
+            }
+        }
+        cJSON_Delete(o);
+    }
+done:
+    free(text);
+    free(ix.ord);
+    if (rc) {
+        free(a);
+        free(b);
+        return rc;
+    }
+    *ref = a;
+    *model = b;
+    return GRAFT_OK;
 }

@@ -133,8 +133,9 @@ static int cat_is(const graft_eval_sample *s, const char *cat) {
 
 /* ---- yes/no (POPE) ------------------------------------------------------------------------ */
 
-static int pope_put(cJSON *o, const graft_pope_result *r) {
-    return put_num(o, "n", (double)r->n_pairs) || put_num(o, "accuracy", r->accuracy) ||
+/* with_n: a category's own count (the top level has "n" = all samples of the type already) */
+static int pope_put(cJSON *o, const graft_pope_result *r, int with_n) {
+    return (with_n && put_num(o, "n", (double)r->n_pairs)) || put_num(o, "accuracy", r->accuracy) ||
            put_num(o, "precision", r->precision) || put_num(o, "recall", r->recall) ||
            put_num(o, "f1", r->f1) || put_num(o, "yes_ratio", r->yes_ratio) ||
            put_num(o, "tp", (double)r->tp) || put_num(o, "fp", (double)r->fp) ||
@@ -167,7 +168,7 @@ static int score_yesno(const graft_eval_dataset *ds, const char *const *preds, c
     }
     graft_pope_result r;
     if ((rc = pope_one(ds, preds, ss, NULL, a, l, &r, err))) goto done;
-    if (pope_put(o, &r)) goto oom;
+    if (pope_put(o, &r, 0)) goto oom;
     if (cl.n > 0) {
         cJSON *cats = get_obj(o, "categories");
         if (!cats) goto oom;
@@ -175,7 +176,7 @@ static int score_yesno(const graft_eval_dataset *ds, const char *const *preds, c
         for (int c = 0; c < cl.n; c++) {
             if ((rc = pope_one(ds, preds, ss, cl.name[c], a, l, &r, err))) goto done;
             cJSON *co = get_obj(cats, cl.name[c]);
-            if (!co || pope_put(co, &r)) goto oom;
+            if (!co || pope_put(co, &r, 1)) goto oom;
             sum_f1 += r.f1;
             sum_acc += r.accuracy;
         }
@@ -229,8 +230,8 @@ oom:
 
 /* ---- multiple choice ---------------------------------------------------------------------- */
 
-static int mcq_put(cJSON *o, size_t n, size_t correct, size_t failed) {
-    return put_num(o, "n", (double)n) || put_num(o, "n_correct", (double)correct) ||
+static int mcq_put(cJSON *o, size_t n, size_t correct, size_t failed, int with_n) {
+    return (with_n && put_num(o, "n", (double)n)) || put_num(o, "n_correct", (double)correct) ||
            put_num(o, "n_failed", (double)failed) ||
            put_num(o, "accuracy", n ? 100.0 * (double)correct / (double)n : 0.0);
 }
@@ -251,7 +252,7 @@ static int score_mcq(const graft_eval_dataset *ds, const char *const *preds, con
         nc += (size_t)ok[k];
         nf += (size_t)failed[k];
     }
-    if (mcq_put(o, ss->n, nc, nf) || put_str(o, "mode", mode ? mode : "generate")) goto oom;
+    if (mcq_put(o, ss->n, nc, nf, 0) || put_str(o, "mode", mode ? mode : "generate")) goto oom;
     if (cl.n > 0) {
         cJSON *cats = get_obj(o, "categories");
         if (!cats) goto oom;
@@ -264,7 +265,7 @@ static int score_mcq(const graft_eval_dataset *ds, const char *const *preds, con
                 cf += (size_t)failed[k];
             }
             cJSON *co = get_obj(cats, cl.name[c]);
-            if (!co || mcq_put(co, n, cc, cf)) goto oom;
+            if (!co || mcq_put(co, n, cc, cf, 1)) goto oom;
         }
     }
     free(ok);
@@ -374,8 +375,8 @@ done:
 
 /* ---- open-ended --------------------------------------------------------------------------- */
 
-static int review_put(cJSON *o, const graft_review_stats *r) {
-    return put_num(o, "n", (double)r->n) || put_num(o, "relative_score", r->relative) ||
+static int review_put(cJSON *o, const graft_review_stats *r, int top) {
+    return put_num(o, top ? "n_judged" : "n", (double)r->n) || put_num(o, "relative_score", r->relative) ||
            put_num(o, "score_ref", r->score1_x10) || put_num(o, "score_model", r->score2_x10) ||
            put_num(o, "mean_ref", r->mean1) || put_num(o, "mean_model", r->mean2) ||
            put_num(o, "relative_exact", r->relative_exact);
@@ -424,7 +425,7 @@ static int score_open(const graft_eval_dataset *ds, const char *const *preds, co
         if ((rc = judge_one(ds, preds, opt->judge_ref, opt->judge_model, NULL, a, b, &r, &any,
                             err)))
             goto jdone;
-        if (any && review_put(o, &r)) goto joom;
+        if (any && review_put(o, &r, 1)) goto joom;
         if (any && cl.n > 0) {
             cJSON *cats = get_obj(o, "categories");
             if (!cats) goto joom;
@@ -434,7 +435,7 @@ static int score_open(const graft_eval_dataset *ds, const char *const *preds, co
                     goto jdone;
                 if (!any) continue;
                 cJSON *co = get_obj(cats, cl.name[c]);
-                if (!co || review_put(co, &r)) goto joom;
+                if (!co || review_put(co, &r, 0)) goto joom;
             }
         }
         goto jdone;

@@ -109,6 +109,12 @@ int graft_eval_pope_attach_labels(graft_eval_dataset *ds, const char *path, cons
  * summarize_gpt_review.py prints it ("review_printout" holds its stdout). */
 int graft_eval_score_reviews(const char *path, graft_eval_summary **out, graft_error *err);
 
+/* The judge's per-sample scores from a review file (question_id -> tuple [reference, model]) for
+ * graft_eval_score_opts.judge_ref / judge_model: *ref and *model are (ds->n) malloc'd arrays,
+ * NaN where the file has no review. Unknown or repeated ids: GRAFT_E_FORMAT. */
+int graft_eval_read_judge_scores(const char *path, const graft_eval_dataset *ds, double **ref,
+                                 double **model, graft_error *err);
+
 /* ---- shared by score.c, answers.c and compare.c (not API) ---- */
 #ifdef GRAFT_EVAL_SCORE_INTERNAL
 #include <cjson/cJSON.h>
