@@ -88,7 +88,7 @@ static const char *const invariant[] = {
     "sheep", "deer", "fish", "species", "series", "cattle", "scissors", "news", "as", "has",
     "was", "gas", "canvas", "atlas", "christmas", "texas", "bias", "alias", "overseas",
     "whereas", "always", "perhaps", "its", "yes", "lens", "pants", "jeans", "shorts", "clothes",
-    "glasses", "sunglasses", "goggles", "binoculars", "headphones", "earphones", "tongs",
+    "goggles", "binoculars", "headphones", "earphones", "tongs",
     "tweezers", "pliers", "trousers", "congratulations", "thanks", "physics", "mathematics",
     "electronics", "athletics", "gymnastics", "aerobics", "economics", "politics", "dishes"};
 static const char *const ie_plurals[] = {"cookies", "movies", "zombies", "rookies", "brownies",
