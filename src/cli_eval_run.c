@@ -49,6 +49,8 @@ static void usage(FILE *f) {
             "                  --images DIR -o OUTDIR [options]\n"
             "       graft eval --score-only ... (see graft eval --score-only --help)\n"
             "\n"
+            "  -m, --model PATH        decoder GGUF, or a Hugging Face LLaVA directory (then --mmproj is optional)\n"
+            "  --mmproj PATH           vision tower + projector GGUF (llama.cpp's mmproj)\n"
             "  --task NAME             a task type (caption, vqa, mcq, yesno, open) or a benchmark:\n");
     size_t n;
     const graft_eval_task_info *t = graft_eval_task_list(&n);
@@ -716,10 +718,12 @@ static int run_variant(const eval_opts *o, const char *label, const char *model_
     graft_eval_runner *r = NULL;
     int ok = 1, need_vision = 0;
     for (size_t i = 0; i < n_todo; i++) need_vision |= sub->samples[todo[i]].n_images > 0;
+    if (need_vision && !mmproj && graft_path_has_vision(model_path)) mmproj = model_path; /* HF LLaVA dir */
     double wall0 = now_s();
     if (n_todo) {
         if (need_vision && !mmproj) {
-            fprintf(stderr, "graft eval: %s: the samples have images: --mmproj (the vision tower) is needed\n", label);
+            fprintf(stderr, "graft eval: %s: the samples have images: --mmproj (the vision tower) is needed "
+                            "(or a Hugging Face LLaVA directory as the model)\n", label);
             ok = 0;
         }
         if (ok && graft_model_load(model_path, NULL, &m, &e)) {

@@ -544,6 +544,75 @@ START_TEST(test_judge_run) {
 }
 END_TEST
 
+/* ---- variants and prompt files ---------------------------------------------------------------- */
+
+START_TEST(test_variants) {
+    setup_data();
+    char args[8192], cwd[900];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    /* the f32 and the f16 pair, and the f32 decoder with the f16 projector, from a JSON config */
+    snprintf(args, sizeof args, "--task yesno --data yesno.jsonl --images img -t 1 -o var --max-new-tokens 3 "
+             "--variant f32:%s/" FIX "/model.gguf:%s/" FIX "/mmproj.gguf "
+             "--variant f16:%s/tests/fixtures/llava/pair-f16/model.gguf:%s/tests/fixtures/llava/pair-f16/mmproj.gguf",
+             cwd, cwd, cwd, cwd);
+    int st = eval("var.log", args);
+    char *log = log_text("var.log");
+    ck_assert_msg(st == 0, "exit %d\n%.2000s", st, log);
+    free(log);
+    static const char *const files[] = {"f32/predictions.jsonl", "f32/summary.json", "f32/summary.md",
+                                        "f16/predictions.jsonl", "f16/summary.json", "summary.md", "summary.csv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *t = out_file("var", files[i]);
+        ck_assert_msg(t != NULL, "var/%s missing", files[i]);
+        if (strstr(files[i], "predictions")) ck_assert_int_eq(count_lines(t), 24);
+        free(t);
+    }
+    char *md = out_file("var", "summary.md");
+    ck_assert_msg(strstr(md, "f32") && strstr(md, "f16"), "comparison without both variants:\n%.2000s", md);
+    free(md);
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "{\"variants\": [{\"name\": \"a\", \"model\": \"%s/" FIX "/model.gguf\", \"mmproj\": "
+             "\"%s/tests/fixtures/llava/pair-f16/mmproj.gguf\"}]}", cwd, cwd);
+    put(tu_tmppath("variants.json"), cfg);
+    st = eval("var2.log", "--task yesno --data yesno.jsonl --images img -t 1 -o var2 --max-new-tokens 3 --limit 2 "
+                          "--variants variants.json");
+    log = log_text("var2.log");
+    ck_assert_msg(st == 0, "exit %d\n%.2000s", st, log);
+    free(log);
+    char *t = out_file("var2", "a/predictions.jsonl");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(count_lines(t), 2);
+    free(t);
+}
+END_TEST
+
+/* --prompt-file changes the prompt (so the answers), and the JSON and text forms agree */
+START_TEST(test_prompt_file) {
+    setup_data();
+    put(tu_tmppath("p.json"), "{\"yesno\": \"Reply in one word, please.\"}");
+    put(tu_tmppath("p.txt"), "Reply in one word, please.\n");
+    char args[8192];
+    snprintf(args, sizeof args, "%s --task yesno --data yesno.jsonl -o pj --max-new-tokens 4 --limit 6 "
+             "--prompt-file p.json", model_args);
+    ck_assert_int_eq(eval("pj.log", args), 0);
+    snprintf(args, sizeof args, "%s --task yesno --data yesno.jsonl -o pt --max-new-tokens 4 --limit 6 "
+             "--prompt-file p.txt", model_args);
+    ck_assert_int_eq(eval("pt.log", args), 0);
+    snprintf(args, sizeof args, "%s --task yesno --data yesno.jsonl -o pd --max-new-tokens 4 --limit 6", model_args);
+    ck_assert_int_eq(eval("pd.log", args), 0);
+    char *a = out_file("pj", "predictions.jsonl"), *b = out_file("pt", "predictions.jsonl"),
+         *c = out_file("pd", "predictions.jsonl");
+    ck_assert_msg(!strcmp(a, b), "JSON and text prompt files differ:\n%.1500s\n---\n%.1500s", a, b);
+    ck_assert_msg(strcmp(a, c), "the prompt file changed nothing:\n%.1500s", a);
+    free(a);
+    free(b);
+    free(c);
+    put(tu_tmppath("bad.json"), "{\"yes-no\": \"x\"}");
+    snprintf(args, sizeof args, "%s --task yesno --data yesno.jsonl -o pb --prompt-file bad.json", model_args);
+    ck_assert_int_ne(eval("pb.log", args), 0);
+}
+END_TEST
+
 Suite *suite_eval_run(void) {
     Suite *s = suite_create("eval_run");
     TCase *tc = tcase_create("eval_run");
@@ -557,6 +626,8 @@ Suite *suite_eval_run(void) {
     tcase_add_test(tc, test_missing_image_first);
     tcase_add_test(tc, test_loglik);
     tcase_add_test(tc, test_judge_run);
+    tcase_add_test(tc, test_variants);
+    tcase_add_test(tc, test_prompt_file);
     suite_add_tcase(s, tc);
     return s;
 }
