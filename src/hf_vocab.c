@@ -4,6 +4,7 @@
  *   else tokenizer.json      -> LlamaHfVocab (Llama-style BPE with byte fallback), with scores
  *                               from the merge ranks instead of the converter's constant -1000 so
  *                               that graft's SPM tokenizer reproduces HF's BPE (docs/tokenizers.md);
+ *   else tokenizer.json, byte-level BPE -> _set_vocab_gpt2 ("gpt2" + merges), GPT-2's pre-tokenizer only;
  *   special ids and flags    -> gguf-py SpecialVocab (token strings looked up, config ids).
  * Sits between the files and gguf_write.h; hf.c and `graft convert` call it. */
 #include <errno.h>
@@ -119,6 +120,11 @@ static const cJSON *get(const cJSON *obj, const char *key) {
     return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
+static int type_is(const cJSON *obj, const char *type) {
+    const cJSON *t = get(obj, "type");
+    return cJSON_IsString(t) && !strcmp(t->valuestring, type);
+}
+
 /* config.json's vocab size: text_config.vocab_size (LLaVA), else vocab_size; 0 when absent. */
 static int64_t config_vocab_size(const cJSON *config) {
     int64_t v;
@@ -151,12 +157,17 @@ typedef struct hv_tokens {
     size_t *len;    /* (n) */
     float *score;   /* (n) */
     int32_t *type;  /* (n) GRAFT_TOKTYPE_* */
+    int gpt2;       /* a byte-level BPE vocabulary: model "gpt2", merges, no scores */
+    char **merges;  /* (n_merges) "left right" lines, owned */
+    int32_t n_merges;
 } hv_tokens;
 
 static void tok_free(hv_tokens *t) {
     if (t->s)
         for (int32_t i = 0; i < t->n; i++) free(t->s[i]);
-    free(t->s), free(t->len), free(t->score), free(t->type);
+    if (t->merges)
+        for (int32_t i = 0; i < t->n_merges; i++) free(t->merges[i]);
+    free(t->s), free(t->len), free(t->score), free(t->type), free(t->merges);
     memset(t, 0, sizeof *t);
 }
 
@@ -337,12 +348,126 @@ done:
     return rc;
 }
 
-/* ---- tokenizer.json: LlamaHfVocab ------------------------------------------------------------ */
+/* ---- tokenizer.json: byte-level BPE (_set_vocab_gpt2 / get_vocab_base) ------------------------ */
 
-static int type_is(const cJSON *obj, const char *type) {
-    const cJSON *t = get(obj, "type");
-    return cJSON_IsString(t) && !strcmp(t->valuestring, type);
+/* "gpt2" vocabularies: model.vocab plus added tokens by id, gaps as [PAD<id>] UNUSED, added tokens
+ * CONTROL (special or looking special) or USER_DEFINED, merges copied. The converter names the
+ * pre-tokenizer by hashing the ids of a probe text; graft reads it from the file instead and
+ * accepts only the plain GPT-2 one (a ByteLevel pre-tokenizer with its regex). */
+static int gpt2_vocab(const char *where, const cJSON *tj, const cJSON *config, int64_t n_embd, const cJSON *tcfg,
+                      hv_tokens *t, graft_error *err) {
+    const cJSON *model = get(tj, "model"), *pt = get(tj, "pre_tokenizer");
+    const cJSON *use_regex = get(pt, "use_regex");
+    if (!type_is(pt, "ByteLevel") || cJSON_IsFalse(use_regex) || cJSON_IsTrue(get(model, "byte_fallback"))) {
+        const cJSON *ty = get(pt, "type");
+        return graft_error_set(err, GRAFT_E_UNSUPPORTED,
+                               "%s: a byte-level BPE tokenizer with pre_tokenizer '%.32s' is not supported; graft "
+                               "reads GPT-2's (ByteLevel), Llama-style BPE with byte fallback, or a tokenizer.model",
+                               where, cJSON_IsString(ty) ? ty->valuestring : "none");
+    }
+    const cJSON *vocab = get(model, "vocab"), *added = get(tj, "added_tokens"), *merges = get(model, "merges");
+    if (!cJSON_IsObject(vocab) || !vocab->child)
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: model.vocab is not a non-empty object", where);
+    if (added && !cJSON_IsArray(added))
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: added_tokens is not an array", where);
+    if (!cJSON_IsArray(merges))
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: model.merges is not an array", where);
+
+    /* size: the embedding rows, else config vocab_size, else one past the largest id */
+    int64_t max_id = -1, id = 0;
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        if (!json_int(e, &id) || id < 0 || id >= HV_MAX_TOKENS)
+            return graft_error_set(err, GRAFT_E_FORMAT, "%s: model.vocab: '%.64s' has no valid id", where, e->string);
+        if (id > max_id) max_id = id;
+    }
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
+        if (!json_int(get(a, "id"), &id) || id < 0 || id >= HV_MAX_TOKENS || !cJSON_IsString(get(a, "content")))
+            return graft_error_set(err, GRAFT_E_FORMAT, "%s: added_tokens: an entry without a valid id and content",
+                                   where);
+        if (id > max_id) max_id = id;
+    }
+    int64_t n = n_embd > 0 ? n_embd : config_vocab_size(config);
+    if (n <= 0) n = max_id + 1;
+    if (max_id >= n)
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: token id %lld but the vocabulary has %lld %s", where,
+                               (long long)max_id, (long long)n, n_embd > 0 ? "embedding rows" : "entries");
+    if (n > HV_MAX_TOKENS) return graft_error_set(err, GRAFT_E_LIMIT, "%s: vocabulary size over the limit", where);
+    if (tok_alloc(t, (int32_t)n)) goto nomem;
+    t->gpt2 = 1;
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        json_int(e, &id);
+        if (t->s[id])
+            return tok_free(t), graft_error_set(err, GRAFT_E_FORMAT, "%s: model.vocab: id %lld is used twice", where,
+                                                (long long)id);
+        if (tok_set(t, (int32_t)id, e->string, strlen(e->string), 0.0f, GRAFT_TOKTYPE_NORMAL)) goto nomem;
+    }
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
+        json_int(get(a, "id"), &id);
+        const char *c = get(a, "content")->valuestring;
+        if (cJSON_IsTrue(get(a, "special")) || looks_special(c)) {
+            if (tok_set(t, (int32_t)id, c, strlen(c), 0.0f, GRAFT_TOKTYPE_CONTROL)) goto nomem;
+        } else {
+            size_t l = strlen(c), k = 0;
+            char *u = malloc(l + 1);
+            if (!u) goto nomem;
+            for (size_t i = 0; i < l;) {
+                if (i + 3 <= l && !memcmp(c + i, "\xe2\x96\x81", 3)) u[k++] = ' ', i += 3;
+                else u[k++] = c[i++];
+            }
+            int bad = tok_set(t, (int32_t)id, u, k, 0.0f, GRAFT_TOKTYPE_USER_DEFINED);
+            free(u);
+            if (bad) goto nomem;
+        }
+    }
+    char name[32];
+    for (int32_t i = 0; i < t->n; i++)
+        if (!t->s[i]) {
+            int l = snprintf(name, sizeof name, "[PAD%d]", i);
+            if (tok_set(t, i, name, (size_t)l, 0.0f, GRAFT_TOKTYPE_UNUSED)) goto nomem;
+        }
+
+    /* merges: "a b" lines as they are; [a, b] pairs joined, a space inside a part written as
+     * U+0120 as the converter does */
+    int nm = cJSON_GetArraySize(merges);
+    if (nm >= HV_MAX_TOKENS) return tok_free(t), graft_error_set(err, GRAFT_E_LIMIT, "%s: too many merges", where);
+    t->merges = calloc((size_t)nm + 1, sizeof *t->merges);
+    if (!t->merges) goto nomem;
+    for (const cJSON *mg = merges->child; mg; mg = mg->next) {
+        char *line;
+        if (cJSON_IsString(mg)) {
+            if (!strchr(mg->valuestring, ' '))
+                return tok_free(t), graft_error_set(err, GRAFT_E_FORMAT, "%s: merge %d '%.64s' is not \"left right\"",
+                                                    where, t->n_merges, mg->valuestring);
+            line = strdup(mg->valuestring);
+        } else if (cJSON_IsArray(mg) && cJSON_GetArraySize(mg) == 2 && cJSON_IsString(mg->child) &&
+                   cJSON_IsString(mg->child->next)) {
+            const char *a = mg->child->valuestring, *b = mg->child->next->valuestring;
+            size_t la = strlen(a), lb = strlen(b), k = 0;
+            line = malloc(2 * (la + lb) + 2);
+            if (line) {
+                for (int part = 0; part < 2; part++) {
+                    for (const char *q = part ? b : a; *q; q++) {
+                        if (*q == ' ') line[k++] = (char)0xc4, line[k++] = (char)0xa0; /* U+0120 */
+                        else line[k++] = *q;
+                    }
+                    if (!part) line[k++] = ' ';
+                }
+                line[k] = 0;
+            }
+        } else {
+            return tok_free(t), graft_error_set(err, GRAFT_E_FORMAT, "%s: merge %d is neither \"a b\" nor [a, b]",
+                                                where, t->n_merges);
+        }
+        if (!line) goto nomem;
+        t->merges[t->n_merges++] = line;
+    }
+    return GRAFT_OK;
+nomem:
+    tok_free(t);
+    return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", where);
 }
+
+/* ---- tokenizer.json: LlamaHfVocab ------------------------------------------------------------ */
 
 /* Whether the normalizer prepends "▁" or the pre-tokenizer is a Metaspace that adds a prefix:
  * the tokenizer.json counterparts of SentencePiece's add_dummy_prefix. */
@@ -420,8 +545,8 @@ static int is_byte_token(const char *s, size_t n) {
            strchr("0123456789abcdefABCDEF", s[4]) && s[4];
 }
 
-static int json_vocab(const char *dir, const cJSON *tj, int64_t n_embd, const cJSON *tcfg, const cJSON *stmap,
-                      hv_tokens *t, graft_error *err) {
+static int json_vocab(const char *dir, const cJSON *tj, const cJSON *config, int64_t n_embd, const cJSON *tcfg,
+                      const cJSON *stmap, hv_tokens *t, graft_error *err) {
     char where[4096];
     int rc = join_path(where, sizeof where, dir, "tokenizer.json", err);
     if (rc) return rc;
@@ -439,9 +564,7 @@ static int json_vocab(const char *dir, const cJSON *tj, int64_t n_embd, const cJ
                                "BPE with byte fallback, or a tokenizer.model", where, what, mtype->valuestring);
     }
     if (!cJSON_IsTrue(get(model, "byte_fallback")) || !type_is(get(tj, "decoder"), "Sequence"))
-        return graft_error_set(err, GRAFT_E_UNSUPPORTED,
-                               "%s: a byte-level (GPT-2 style) BPE tokenizer is not supported yet; graft reads "
-                               "Llama-style BPE with byte fallback, or a tokenizer.model", where);
+        return gpt2_vocab(where, tj, config, n_embd, tcfg, t, err);
 
     /* model.vocab {piece: id}: ids 0..n-1, each once */
     const cJSON *vocab = get(model, "vocab");
@@ -598,12 +721,14 @@ done:
     return rc;
 }
 
-/* add_bos / add_eos from tokenizer.json's TemplateProcessing (SpecialVocab's crude reading). */
+/* add_bos / add_eos from tokenizer.json's post-processor: RobertaProcessing adds both; the first
+ * and last special token of TemplateProcessing's "single" (SpecialVocab's crude reading). */
 static void template_flags(const cJSON *tj, const cJSON *tcfg, int *add_bos, int *add_eos) {
     const cJSON *pp = get(tj, "post_processor");
     const cJSON *list = get(pp, "processors");
     const char *bos = token_text(get(tcfg, "bos_token")), *eos = token_text(get(tcfg, "eos_token"));
     for (const cJSON *p = cJSON_IsArray(list) ? list->child : pp; p; p = cJSON_IsArray(list) ? p->next : NULL) {
+        if (type_is(p, "RobertaProcessing")) *add_bos = *add_eos = 1;
         if (!type_is(p, "TemplateProcessing")) continue;
         const cJSON *single = get(p, "single");
         int n = cJSON_IsArray(single) ? cJSON_GetArraySize(single) : 0;
@@ -642,7 +767,7 @@ int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_emb
             rc = graft_error_set(err, GRAFT_E_NOTFOUND, "%s: no tokenizer.model or tokenizer.json", dir);
             goto out;
         }
-        rc = json_vocab(dir, tj, n_vocab_embd, tcfg, stmap, &t, err);
+        rc = json_vocab(dir, tj, config, n_vocab_embd, tcfg, stmap, &t, err);
         prefix = json_prefix_space(tj);
         template_flags(tj, tcfg, &add_bos, &add_eos);
     }
@@ -694,17 +819,20 @@ int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_emb
         goto out;
     }
     memcpy(types, t.type, (size_t)n * sizeof *types);
-    gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", 5);
-    gguf_writer_add_str(w, "tokenizer.ggml.pre", "default", 7);
+    gguf_writer_add_str(w, "tokenizer.ggml.model", t.gpt2 ? "gpt2" : "llama", t.gpt2 ? 4 : 5);
+    gguf_writer_add_str(w, "tokenizer.ggml.pre", t.gpt2 ? "gpt-2" : "default", t.gpt2 ? 5 : 7);
     gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t.s, t.len, (uint64_t)n);
-    gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, t.score, (uint64_t)n);
+    if (!t.gpt2) gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, t.score, (uint64_t)n);
     gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GRAFT_GGUF_I32, types, (uint64_t)n);
     free(types);
+    if (t.gpt2) gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t.merges, NULL,
+                                        (uint64_t)t.n_merges);
     for (int k = 0; k < 4; k++)
         if (ids[k] >= 0) gguf_writer_add_u32(w, key[k], (uint32_t)ids[k]);
     if (add_bos >= 0) gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", add_bos);
     if (add_eos >= 0) gguf_writer_add_bool(w, "tokenizer.ggml.add_eos_token", add_eos);
-    gguf_writer_add_bool(w, "tokenizer.ggml.add_space_prefix", prefix);
+    if (!t.gpt2 || cJSON_IsBool(get(tcfg, "add_prefix_space")))
+        gguf_writer_add_bool(w, "tokenizer.ggml.add_space_prefix", prefix);
     if (tmpl) gguf_writer_add_str(w, "tokenizer.chat_template", tmpl, tmpl_len);
     rc = gguf_writer_error(w, err);
 out:

@@ -18,19 +18,23 @@
 
 struct cJSON;
 
-/* Adds tokenizer.ggml.model, .pre ("default", as the converter writes it for "llama" too),
- * .tokens, .scores, .token_type, .bos_token_id, .eos_token_id, .unknown_token_id,
- * .padding_token_id (when known), .add_bos_token, .add_eos_token (when tokenizer_config.json
- * says), .add_space_prefix, and tokenizer.chat_template (when tokenizer_config.json has a string
- * chat_template, or chat_template.jinja / chat_template.json exists) for the HF directory `dir`.
+/* Adds tokenizer.ggml.model, .pre, .tokens, .scores (SPM), .token_type, .merges (BPE),
+ * .bos_token_id, .eos_token_id, .unknown_token_id, .padding_token_id (when known),
+ * .add_bos_token, .add_eos_token (when the files say), .add_space_prefix (SPM), and
+ * tokenizer.chat_template (when tokenizer_config.json has a string chat_template, or
+ * chat_template.jinja / chat_template.json exists) for the HF directory `dir`:
+ *   tokenizer.model                       -> "llama", pre "default" (as the converter writes)
+ *   tokenizer.json, BPE with byte fallback -> "llama", pre "default" (Llama "fast" tokenizer)
+ *   tokenizer.json, ByteLevel BPE          -> "gpt2", pre "gpt-2", merges (GPT-2 / OPT style)
  * config: the parsed config.json of the model (may be NULL), for vocab_size (for LLaVA the text
  * model's: text_config.vocab_size, else top-level vocab_size; the token list is padded to it as
  * llama.cpp does) and bos/eos/pad ids. n_vocab_embd: rows of the embedding matrix (0 = unknown):
  * the token list ends up with exactly that many entries when > 0 (padded like llama.cpp; more
  * tokenizer pieces than rows is an error naming the file).
  * Errors: GRAFT_E_NOTFOUND "DIR: no tokenizer.model or tokenizer.json", GRAFT_E_FORMAT naming the
- * file and the problem; GRAFT_E_UNSUPPORTED for tokenizer types graft cannot run (a Unigram or
- * WordPiece tokenizer.json, a byte-level GPT-2 style BPE one: the message says which). */
+ * file and the problem; GRAFT_E_UNSUPPORTED for tokenizer types graft cannot run (a Unigram,
+ * WordPiece or WordLevel tokenizer.json, a byte-level one with another pre-tokenizer than
+ * GPT-2's, e.g. Llama 3's: the message says which). */
 int graft_hf_vocab_add(const char *dir, const struct cJSON *config, int64_t n_vocab_embd,
                        gguf_writer *w, graft_error *err);
 

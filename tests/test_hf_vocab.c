@@ -123,7 +123,7 @@ static void compare_tokenizer_keys(const graft_gguf *ref, const graft_gguf *got)
             ck_assert_msg(a.u == b.u && a.i == b.i && a.f == b.f, "%s: value differs", key);
         }
     }
-    ck_assert_int_ge(n_keys, 10);
+    ck_assert_int_ge(n_keys, 7);
     /* and nothing more than the reference has, except a chat template */
     for (int64_t i = 0; i < graft_gguf_n_kv(got); i++) {
         const char *key = graft_gguf_kv_key(got, i);
@@ -191,6 +191,53 @@ static char *read_all(const char *path, size_t *n) {
     return s;
 }
 
+/* Runs llama.cpp's test vectors NAME.inp / NAME.out from ../shared/vocab (without BOS, without
+ * parsing special tokens); all must match. */
+static void run_vectors(const graft_vocab *v, const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "vocab/%s.inp", name);
+    const char *inp_path = tu_shared(rel);
+    if (!inp_path) return;
+    size_t n_inp, n_out;
+    char *inp = read_all(inp_path, &n_inp);
+    snprintf(rel, sizeof rel, "vocab/%s.out", name);
+    char *outs = read_all(tu_shared(rel), &n_out);
+    static const char marker[] = "\n__ggml_vocab_test__\n";
+    size_t ml = sizeof marker - 1;
+    char *line = outs;
+    int n_cases = 0, pass = 0;
+    for (size_t off = 0; off < n_inp;) {
+        char *m = memmem(inp + off, n_inp - off, marker, ml);
+        ck_assert_ptr_nonnull(m);
+        ck_assert(line < outs + n_out);
+        char *eol = strchr(line, '\n');
+        if (eol) *eol = 0;
+        int32_t want[4096];
+        size_t n_want = 0;
+        for (char *q = line, *e;; q = e) {
+            long x = strtol(q, &e, 10);
+            if (e == q) break;
+            ck_assert(n_want < 4096);
+            want[n_want++] = (int32_t)x;
+        }
+        int32_t *ids;
+        size_t n_ids;
+        graft_error err = {0};
+        ck_assert_msg(graft_tokenize(v, inp + off, (size_t)(m - (inp + off)), 0, 0, &ids, &n_ids, &err) == GRAFT_OK,
+                      "%s", err.msg);
+        char label[96];
+        snprintf(label, sizeof label, "%s case %d", name, n_cases);
+        pass += check_ids(label, ids, n_ids, want, n_want);
+        free(ids);
+        n_cases++;
+        off = (size_t)(m - inp) + ml;
+        line = eol ? eol + 1 : outs + n_out;
+    }
+    ck_assert_int_gt(n_cases, 10);
+    ck_assert_msg(pass == n_cases, "%d of %d %s vectors match", pass, n_cases, name);
+    free(inp), free(outs);
+}
+
 START_TEST(llama2_spm_vectors) {
     const char *model = tu_shared("vocab/llama2-tokenizer.model");
     if (!model) return;
@@ -224,48 +271,7 @@ START_TEST(llama2_spm_vectors) {
         graft_vocab_free(r);
     }
 
-    const char *inp_path = tu_shared("vocab/ggml-vocab-llama-spm.gguf.inp");
-    if (!inp_path) {
-        graft_vocab_free(v);
-        return;
-    }
-    size_t n_inp, n_out;
-    char *inp = read_all(inp_path, &n_inp);
-    char *outs = read_all(tu_shared("vocab/ggml-vocab-llama-spm.gguf.out"), &n_out);
-    static const char marker[] = "\n__ggml_vocab_test__\n";
-    size_t ml = sizeof marker - 1;
-    char *line = outs;
-    int n_cases = 0, pass = 0;
-    for (size_t off = 0; off < n_inp;) {
-        char *m = memmem(inp + off, n_inp - off, marker, ml);
-        ck_assert_ptr_nonnull(m);
-        ck_assert(line < outs + n_out);
-        char *eol = strchr(line, '\n');
-        if (eol) *eol = 0;
-        int32_t want[4096];
-        size_t n_want = 0;
-        for (char *q = line, *e;; q = e) {
-            long x = strtol(q, &e, 10);
-            if (e == q) break;
-            ck_assert(n_want < 4096);
-            want[n_want++] = (int32_t)x;
-        }
-        int32_t *ids;
-        size_t n_ids;
-        graft_error err = {0};
-        ck_assert_msg(graft_tokenize(v, inp + off, (size_t)(m - (inp + off)), 0, 0, &ids, &n_ids, &err) == GRAFT_OK,
-                      "%s", err.msg);
-        char label[64];
-        snprintf(label, sizeof label, "llama-spm case %d", n_cases);
-        pass += check_ids(label, ids, n_ids, want, n_want);
-        free(ids);
-        n_cases++;
-        off = (size_t)(m - inp) + ml;
-        line = eol ? eol + 1 : outs + n_out;
-    }
-    ck_assert_int_gt(n_cases, 10);
-    ck_assert_msg(pass == n_cases, "%d of %d llama-spm vectors match", pass, n_cases);
-    free(inp), free(outs);
+    run_vectors(v, "ggml-vocab-llama-spm.gguf");
     graft_vocab_free(v);
 }
 END_TEST
@@ -345,6 +351,91 @@ START_TEST(tokenizer_json_fixture) {
     ck_assert_int_eq(graft_hf_vocab_add(FIX "/json", NULL, n_base, w, &err), GRAFT_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "tokenizer.json"));
     gguf_writer_free(w);
+}
+END_TEST
+
+/* ---- byte-level BPE: GPT-2's tokenizer.json, rebuilt from llama.cpp's converted vocabulary ------ */
+
+/* Writes a tokenizer.json as HF stores GPT-2's (model.vocab without the added token, merges,
+ * <|endoftext|> in added_tokens, ByteLevel pre-tokenizer and decoder) from the GGUF's arrays. */
+static void write_gpt2_json(const graft_gguf *g, const char *path, int pair_merges) {
+    graft_gguf_value toks, types, merges;
+    graft_error err = {0};
+    ck_assert_int_eq(graft_gguf_get_arr(g, "tokenizer.ggml.tokens", GRAFT_GGUF_STRING, &toks, &err), GRAFT_OK);
+    ck_assert_int_eq(graft_gguf_get_arr(g, "tokenizer.ggml.token_type", GRAFT_GGUF_I32, &types, &err), GRAFT_OK);
+    ck_assert_int_eq(graft_gguf_get_arr(g, "tokenizer.ggml.merges", GRAFT_GGUF_STRING, &merges, &err), GRAFT_OK);
+    const int32_t *ty = graft_gguf_arr_data(g, &types);
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "BPE");
+    cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *added = cJSON_AddArrayToObject(root, "added_tokens");
+    char buf[1024];
+    for (uint64_t i = 0; i < toks.arr_n; i++) {
+        graft_gguf_value t = graft_gguf_arr_get(g, &toks, i);
+        ck_assert(t.len < sizeof buf);
+        memcpy(buf, t.str, t.len), buf[t.len] = 0;
+        int32_t tt;
+        memcpy(&tt, ty + i, 4);
+        if (tt == 3) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", (double)i);
+            cJSON_AddStringToObject(a, "content", buf);
+            cJSON_AddTrueToObject(a, "special");
+            cJSON_AddItemToArray(added, a);
+        } else {
+            cJSON_AddNumberToObject(vocab, buf, (double)i);
+        }
+    }
+    cJSON *ml = cJSON_AddArrayToObject(model, "merges");
+    for (uint64_t i = 0; i < merges.arr_n; i++) {
+        graft_gguf_value m = graft_gguf_arr_get(g, &merges, i);
+        memcpy(buf, m.str, m.len), buf[m.len] = 0;
+        if (!pair_merges) {
+            cJSON_AddItemToArray(ml, cJSON_CreateString(buf));
+        } else { /* the newer [a, b] form (no spaces inside GPT-2's parts) */
+            char *sp = strchr(buf, ' ');
+            *sp = 0;
+            const char *pair[2] = {buf, sp + 1};
+            cJSON_AddItemToArray(ml, cJSON_CreateStringArray(pair, 2));
+        }
+    }
+    cJSON *pt = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pt, "type", "ByteLevel");
+    cJSON_AddFalseToObject(pt, "add_prefix_space");
+    cJSON_AddTrueToObject(pt, "use_regex");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "decoder"), "type", "ByteLevel");
+    char *txt = cJSON_PrintUnformatted(root);
+    write_text(path, txt);
+    free(txt);
+    cJSON_Delete(root);
+}
+
+START_TEST(gpt2_tokenizer_json) {
+    const char *ref_path = tu_shared("vocab/ggml-vocab-gpt-2.gguf");
+    if (!ref_path) return;
+    graft_gguf *ref;
+    graft_error err = {0};
+    ck_assert_msg(graft_gguf_open(ref_path, &ref, &err) == GRAFT_OK, "%s", err.msg);
+    cJSON *config = cJSON_Parse("{\"vocab_size\": 50257, \"bos_token_id\": 50256, \"eos_token_id\": 50256}");
+    for (int pairs = 0; pairs < 2; pairs++) {
+        const char *dir = fresh_dir("gpt2_dir");
+        char p[1100];
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        write_gpt2_json(ref, p, pairs);
+        const char *out = tu_tmppath("gpt2_vocab.gguf");
+        ck_assert_msg(add_to_file(dir, config, 50257, out, &err) == GRAFT_OK, "%s", err.msg);
+        graft_gguf *got;
+        ck_assert_msg(graft_gguf_open(out, &got, &err) == GRAFT_OK, "%s", err.msg);
+        compare_tokenizer_keys(ref, got); /* tokens, types, merges, pre, bos, eos */
+        graft_gguf_close(got);
+        if (pairs) {
+            graft_vocab *v;
+            ck_assert_msg(graft_vocab_load_file(out, &v, &err) == GRAFT_OK, "%s", err.msg);
+            run_vectors(v, "ggml-vocab-gpt-2.gguf");
+            graft_vocab_free(v);
+        }
+    }
+    cJSON_Delete(config);
+    graft_gguf_close(ref);
 }
 END_TEST
 
@@ -486,6 +577,23 @@ START_TEST(malformed_json) {
         {"tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", GRAFT_E_UNSUPPORTED, "WordPiece"},
         {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
                            " \"decoder\": {\"type\": \"ByteLevel\"}}", GRAFT_E_UNSUPPORTED, "GPT-2"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+                           " \"pre_tokenizer\": {\"type\": \"Sequence\"}}", GRAFT_E_UNSUPPORTED, "Sequence"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2},"
+                           " \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_OK, NULL},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_E_FORMAT, "twice"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_E_FORMAT, "valid id"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_E_FORMAT, "merges"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"ab\"]},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_E_FORMAT, "merge 0"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}", GRAFT_E_FORMAT, "merge 0"},
+        {"tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+                           " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"added_tokens\": [{\"id\": \"1\"}]}",
+         GRAFT_E_FORMAT, "added_tokens"},
         {"tokenizer.json", "{\"model\": {\"vocab\": {}}}", GRAFT_E_FORMAT, "model.type"},
         {"tokenizer.json", "[1, 2]", GRAFT_E_FORMAT, "model.type"},
         {"tokenizer.json", "{\"model\": ", GRAFT_E_FORMAT, "malformed JSON"},
@@ -571,6 +679,7 @@ Suite *suite_hf_vocab(void) {
     tcase_add_test(tc, llava_tiny_matches_converter);
     tcase_add_test(tc, llama2_spm_vectors);
     tcase_add_test(tc, tokenizer_json_fixture);
+    tcase_add_test(tc, gpt2_tokenizer_json);
     tcase_add_test(tc, spm_small_model);
     tcase_add_test(tc, malformed_json);
     suite_add_tcase(s, tc);
