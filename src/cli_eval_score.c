@@ -33,6 +33,7 @@ static void usage(FILE *f) {
             "                       by position with the --data questions of that split, as\n"
             "                       LLaVA's eval_pope.py pairs them\n"
             "  --split S            ScienceQA split (default test); VQAv2 image folder\n"
+            "  --with-text-only     ScienceQA readers: also the questions without an image\n"
             "  --predictions FILE   the answers to score\n"
             "  --reviews FILE       LLaVA-Bench review JSONL: alone, summarize_gpt_review.py's\n"
             "                       numbers; with --predictions, the judge scores per sample\n"
@@ -72,7 +73,7 @@ int cli_eval_score(int argc, char **argv) {
     const char *task = NULL, *fmt_name = NULL, *split = NULL, *pred = NULL, *reviews = NULL;
     const char *chair_inst = NULL, *chair_syn = NULL, *outdir = NULL;
     const char *data[MAX_FILES], *answers[MAX_FILES];
-    int n_data = 0, n_answers = 0, json = 0, skip_bad = 0, open_metrics = 1;
+    int n_data = 0, n_answers = 0, json = 0, skip_bad = 0, open_metrics = 1, text_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -85,6 +86,9 @@ int cli_eval_score(int argc, char **argv) {
             continue;
         } else if (!strcmp(a, "--skip-bad")) {
             skip_bad = 1;
+            continue;
+        } else if (!strcmp(a, "--with-text-only")) {
+            text_only = 1;
             continue;
         } else if (!strcmp(a, "--no-open-metrics")) {
             open_metrics = 0;
@@ -143,6 +147,7 @@ int cli_eval_score(int argc, char **argv) {
     graft_eval_read_opts ro = graft_eval_read_default_opts();
     ro.skip_bad = skip_bad;
     ro.split = split;
+    ro.with_text_only = text_only;
     ro.answers_path = (!pope_labels && n_answers) ? answers[0] : NULL;
     ro.task = graft_task_name(ti->type);
     char **preds = NULL;
