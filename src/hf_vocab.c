@@ -696,14 +696,13 @@ static int json_vocab(const char *dir, const cJSON *tj, const cJSON *config, int
     /* special tokens: types CONTROL (base ids) / which added tokens are CONTROL */
     if (special_strings(tcfg, stmap, &specials, &n_specials)) goto nomem;
     for (int64_t i = 0; i < n_base; i++) {
-        const char *s = m.key[i];
-        int32_t ty = GRAFT_TOKTYPE_NORMAL;
-        if (is_byte_token(s, m.klen[i])) ty = GRAFT_TOKTYPE_BYTE;
-        else
-            for (int k = 0; k < n_specials; k++)
-                if (!strcmp(specials[k], s)) ty = GRAFT_TOKTYPE_CONTROL;
+        int32_t ty = is_byte_token(m.key[i], m.klen[i]) ? GRAFT_TOKTYPE_BYTE : GRAFT_TOKTYPE_NORMAL;
         float sc = isnan(t->score[i]) ? unmerged : t->score[i];
-        if (tok_set(t, (int32_t)i, s, m.klen[i], sc, ty)) goto nomem;
+        if (tok_set(t, (int32_t)i, m.key[i], m.klen[i], sc, ty)) goto nomem;
+    }
+    for (int k = 0; k < n_specials; k++) {
+        int32_t id = map_get(&m, specials[k], strlen(specials[k]));
+        if (id >= 0 && t->type[id] != GRAFT_TOKTYPE_BYTE) t->type[id] = GRAFT_TOKTYPE_CONTROL;
     }
     for (int i = 0; i < n_ext; i++) {
         int32_t ty = GRAFT_TOKTYPE_USER_DEFINED;

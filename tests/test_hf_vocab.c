@@ -439,6 +439,39 @@ START_TEST(gpt2_tokenizer_json) {
 }
 END_TEST
 
+/* ---- add_space_prefix from a tokenizer.json's normalizer / pre-tokenizer -------------------- */
+
+START_TEST(json_prefix_space) {
+    static const char *const head =
+        "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"<unk>\": 0, \"<s>\": 1,"
+        " \"</s>\": 2, \"a\": 3}, \"merges\": []}, \"decoder\": {\"type\": \"Sequence\"}";
+    static const struct {
+        const char *tail;
+        int want;
+    } cases[] = {
+        {"}", 0},
+        {", \"normalizer\": {\"type\": \"Prepend\", \"prepend\": \"\u2581\"}}", 1},
+        {", \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Replace\"}]}}", 0},
+        {", \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"prepend_scheme\": \"first\"}}", 1},
+        {", \"pre_tokenizer\": {\"type\": \"Metaspace\", \"prepend_scheme\": \"never\"}}", 0},
+        {", \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Metaspace\","
+         " \"add_prefix_space\": true}]}}", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *dir = fresh_dir("prefix_case");
+        char p[1100], json[1024];
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        snprintf(json, sizeof json, "%s%s", head, cases[i].tail);
+        write_text(p, json);
+        char name[32];
+        snprintf(name, sizeof name, "prefix%zu.gguf", i);
+        graft_vocab *v = vocab_of(dir, NULL, 0, name);
+        ck_assert_msg(v->add_space_prefix == cases[i].want, "case %zu: add_space_prefix %d", i, v->add_space_prefix);
+        graft_vocab_free(v);
+    }
+}
+END_TEST
+
 /* ---- the small tokenizer.model: fields, and every kind of damage ------------------------------- */
 
 START_TEST(spm_small_model) {
@@ -680,6 +713,7 @@ Suite *suite_hf_vocab(void) {
     tcase_add_test(tc, llama2_spm_vectors);
     tcase_add_test(tc, tokenizer_json_fixture);
     tcase_add_test(tc, gpt2_tokenizer_json);
+    tcase_add_test(tc, json_prefix_space);
     tcase_add_test(tc, spm_small_model);
     tcase_add_test(tc, malformed_json);
     suite_add_tcase(s, tc);
