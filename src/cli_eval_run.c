@@ -881,6 +881,8 @@ int cli_eval_run(int argc, char **argv) {
         status = 2;
         goto done;
     }
+    /* LLaVA's ScienceQA prompt (llava_test_CQM-A.json): "Context: {hint}\n{question}\nA. ..." */
+    if (fmt == GRAFT_DS_SCIENCEQA) o.rp.context_prefix = "Context: ";
     graft_eval_read_opts ro = graft_eval_read_default_opts();
     ro.skip_bad = o.skip_bad;
     ro.answers_path = o.answers;

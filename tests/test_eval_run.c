@@ -483,6 +483,13 @@ START_TEST(test_prompt_text) {
                           "Which?\nA. x\nB. y z\nAnswer with the option's letter from the given choices directly. "
                           "ASSISTANT:");
     free(out);
+    /* the scienceqa reader's hint, labelled as LLaVA's converted file has it */
+    p.context_prefix = "Context: ";
+    s.context = "hint";
+    ck_assert_int_eq(graft_eval_prompt(&p, "none", &s, &out, &e), 0);
+    ck_assert_str_eq(out, "<image>\nContext: hint\nWhich?\nA. x\nB. y z\n"
+                          "Answer with the option's letter from the given choices directly.");
+    free(out);
     /* LLaVA's POPE question file already carries the suffix: it is not added twice */
     graft_eval_sample y = {.id = "2", .type = GRAFT_TASK_YESNO, .images = imgs, .n_images = 1,
                            .question = "Is there a dog in the image?\nAnswer the question using a single word or phrase."};

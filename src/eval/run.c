@@ -151,6 +151,7 @@ static char *user_turn(const graft_eval_run_params *p, const graft_eval_sample *
     sbuf b = {0};
     for (int i = 0; i < s->n_images; i++) sb_str(&b, "<image>\n");
     if (s->context && *s->context) {
+        if (p->context_prefix) sb_str(&b, p->context_prefix);
         sb_str(&b, s->context);
         sb_str(&b, "\n");
     }
@@ -185,6 +186,7 @@ int graft_eval_prompt(const graft_eval_run_params *p, const char *tmpl, const gr
         return graft_error_set(err, GRAFT_E_INVALID, "sample %s: more than 26 choices", s->id);
     char *u = user_turn(p, s);
     if (!u) return graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+    if (tmpl && !strcmp(tmpl, "none")) tmpl = NULL;
     int rc = render(tmpl, p->system, u, NULL, out, err);
     free(u);
     return rc;

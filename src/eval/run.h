@@ -32,6 +32,8 @@ typedef struct {
     const char *system;         /* system message, NULL: the template's default */
     const char *suffix[GRAFT_TASK_COUNT]; /* prompt suffix per task type (NULL / "": none) */
     const char *caption_prompt; /* question of caption samples that have none */
+    const char *context_prefix; /* put before a sample's context ("Context: " rebuilds LLaVA's
+                                 * ScienceQA prompt from problems.json); NULL: none */
     int max_new_tokens[GRAFT_TASK_COUNT]; /* generation cap per task type (> 0) */
     float temp;                 /* 0: greedy (default) */
     uint64_t seed;              /* temp > 0: sample i draws with seed + i */
@@ -78,9 +80,9 @@ void graft_eval_runner_free(graft_eval_runner *r);
 const graft_eval_run_stats *graft_eval_runner_stats(const graft_eval_runner *r);
 
 /* The rendered prompt of sample s (malloc'd into *out): the user turn is
- * "<image>\n" per image + [context "\n"] + question [+ "\nA. x\nB. y" for mcq] [+ "\n" + suffix]
+ * "<image>\n" per image + [context_prefix + context "\n"] + question [+ "\nA. x\nB. y" for mcq] [+ "\n" + suffix]
  * (the suffix only when the text does not already end with it, as LLaVA's question files do),
- * wrapped by the chat template with the assistant's turn opened. tmpl NULL: no template. */
+ * wrapped by the chat template with the assistant's turn opened. tmpl NULL or "none": none. */
 int graft_eval_prompt(const graft_eval_run_params *p, const char *tmpl, const graft_eval_sample *s,
                       char **out, graft_error *err);
 /* The template the runner uses (after the NULL -> model's / vicuna_v1 rule), or NULL for none. */
