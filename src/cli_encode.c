@@ -11,9 +11,10 @@
 
 static void usage(FILE *f, const char *cmd) {
     fprintf(f,
-            "usage: graft %s --mmproj MMPROJ.gguf (--image FILE | --pixels FILE) -o OUT.bin [options]\n"
+            "usage: graft %s (--mmproj MMPROJ.gguf | -m HF_DIR) (--image FILE | --pixels FILE) -o OUT.bin [options]\n"
             "\n"
             "  --mmproj FILE      vision tower + projector GGUF\n"
+            "  -m, --model DIR    a Hugging Face LLaVA directory instead of --mmproj\n"
             "  --image FILE       an image file (JPEG, PNG, BMP, GIF, TGA, PNM)\n"
             "  --pixels FILE      an already-normalised float32 [3, S, S] tensor instead%s\n"
             "  --image-mode M     pad (default), crop or resize\n"
@@ -25,7 +26,7 @@ static void usage(FILE *f, const char *cmd) {
 
 static int run(int argc, char **argv, int encode) {
     const char *cmd = encode ? "encode" : "preprocess";
-    const char *mmproj = NULL, *image = NULL, *pixels = NULL, *out = NULL;
+    const char *mmproj = NULL, *model = NULL, *image = NULL, *pixels = NULL, *out = NULL;
     graft_mm_params mp = graft_mm_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -39,6 +40,7 @@ static int run(int argc, char **argv, int encode) {
         }
         const char *v = argv[++i];
         if (!strcmp(a, "--mmproj")) mmproj = v;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--image")) image = v;
         else if (!strcmp(a, "--pixels")) pixels = v;
         else if (!strcmp(a, "-o")) out = v;
@@ -55,6 +57,7 @@ static int run(int argc, char **argv, int encode) {
             return 2;
         }
     }
+    if (!mmproj) mmproj = model; /* graft_vision_load reads an HF LLaVA directory's vision tower */
     if (!mmproj || !out || !!image + !!pixels != 1) {
         usage(stderr, cmd);
         return 2;

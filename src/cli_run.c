@@ -32,7 +32,8 @@ static void run_usage(FILE *f) {
     fprintf(f,
             "usage: graft -m MODEL.gguf [-p PROMPT | -f FILE | --prompt-ids 1,2,3] [options]\n"
             "\n"
-            "  -m, --model FILE         decoder GGUF (llama.cpp layout)\n"
+            "  -m, --model FILE         decoder GGUF (llama.cpp layout), or a Hugging Face directory\n"
+            "                           (LlamaForCausalLM, LlavaForConditionalGeneration)\n"
             "  -p, --prompt TEXT        prompt text (escapes \\n \\t \\\\ \\\" are processed; --no-escape)\n"
             "  -f, --file FILE          read the prompt from FILE\n"
             "      --prompt-ids LIST    feed token ids instead of text, e.g. 1,450,4996\n"
@@ -48,7 +49,8 @@ static void run_usage(FILE *f) {
             "      --repeat-last-n N    tokens the penalty looks back over (default 64)\n"
             "  -s, --seed N             random seed (default 23773)\n"
             "  -ctk, --cache-type-k T   KV cache type f16 (default) or f32\n"
-            "      --mmproj FILE        vision tower + projector GGUF (llama.cpp's mmproj)\n"
+            "      --mmproj FILE        vision tower + projector GGUF (llama.cpp's mmproj); not needed\n"
+            "                           when -m is a Hugging Face LLaVA directory\n"
             "      --image FILE         an image for the next <image> marker in the prompt (repeatable; with no\n"
             "                           marker in the prompt, '<image>\\n' is put in front of it per image)\n"
             "      --pixels FILE        like --image, but an already-normalised float32 [3, S, S] tensor\n"
@@ -191,6 +193,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
         fprintf(stderr, "graft: give only one of -p, -f and --prompt-ids\n");
         return 0;
     }
+    if (o->n_images && !o->mmproj && graft_path_has_vision(o->model))
+        o->mmproj = o->model; /* an HF LLaVA directory holds its vision tower too */
     if (o->n_images && !o->mmproj) {
         fprintf(stderr, "graft: --image and --pixels need --mmproj (the vision tower)\n");
         return 0;

@@ -267,7 +267,7 @@ int graft_vision_load(const char *path, graft_vision **out, graft_error *err) {
     *out = NULL;
     graft_vision *v = calloc(1, sizeof *v);
     if (!v) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
-    int rc = graft_hf_is_dir(path) ? graft_hf_open_gguf(path, GRAFT_HF_MMPROJ, GRAFT_HF_NATIVE, &v->gguf, err)
+    int rc = graft_hf_path_is_dir(path) ? graft_hf_open_gguf(path, GRAFT_HF_MMPROJ, GRAFT_HF_NATIVE, &v->gguf, err)
                                    : graft_gguf_open(path, &v->gguf, err);
     if (rc) {
         free(v);

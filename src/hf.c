@@ -14,6 +14,7 @@
 #include "gguf_write.h"
 #include "hf.h"
 #include "hf_config.h"
+#include "hf_vocab.h"
 #include "kernels.h"
 
 /* What the view's tensor data lives in: the checkpoint's mappings and the converted buffers. */
@@ -51,6 +52,11 @@ int graft_hf_is_dir(const char *path) {
     char cfg[4096];
     if ((size_t)snprintf(cfg, sizeof cfg, "%s/config.json", path) >= sizeof cfg) return 0;
     return stat(cfg, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int graft_hf_path_is_dir(const char *path) {
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int graft_path_has_vision(const char *path) {
@@ -211,7 +217,9 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
     return buf;
 }
 
-static void add_llm_keys(builder *B) {
+/* The llama keys, and the tokenizer's (hf_vocab.c) when the directory has tokenizer files: without
+ * them the model loads with no vocabulary (ids only). */
+static int add_llm_keys(builder *B) {
     const hf_text_config *t = &B->cfg->text;
     gguf_writer *w = B->w;
     char name[256];
@@ -240,6 +248,8 @@ static void add_llm_keys(builder *B) {
         gguf_writer_add_f32(w, "llama.rope.scale_linear", (float)t->rope_linear);
     }
     if (B->layout == GRAFT_HF_NATIVE) gguf_writer_add_bool(w, "graft.rope.neox", 1);
+    int rc = graft_hf_vocab_add(B->dir, B->cfg->json, t->n_vocab, w, B->err);
+    return rc == GRAFT_E_NOTFOUND ? GRAFT_OK : rc;
 }
 
 static void add_mmproj_keys(builder *B) {
@@ -286,7 +296,9 @@ static const char *const PROJ_ROOT[] = {"multi_modal_projector.", "model.multi_m
 static int build(builder *B, graft_hf_part part) {
     const hf_config *c = B->cfg;
     graft_st *st = B->own->st;
-    int k = find_prefix(st, LLM_BODY, c->llava ? 2 : 3, "embed_tokens.weight");
+    /* LLaVA: the 4.40 or the >= 4.52 names; LlamaForCausalLM: model.* */
+    int k = c->llava ? find_prefix(st, LLM_BODY, 2, "embed_tokens.weight")
+                     : find_prefix(st, LLM_BODY + 2, 1, "embed_tokens.weight") < 0 ? -1 : 2;
     if (k < 0 && part == GRAFT_HF_LLM)
         return graft_error_set(B->err, GRAFT_E_FORMAT,
                                "%s: no decoder in the checkpoint (no embed_tokens.weight under %s)", B->dir,
@@ -296,8 +308,8 @@ static int build(builder *B, graft_hf_part part) {
         B->prefix[HF_ROOT_HEAD] = LLM_HEAD[k];
     }
     if (part == GRAFT_HF_LLM) {
-        add_llm_keys(B);
-        return add_table(B, graft_hf_map_llama, c->text.n_layer, c->text.tie);
+        int rc = add_llm_keys(B);
+        return rc ? rc : add_table(B, graft_hf_map_llama, c->text.n_layer, c->text.tie);
     }
     int kv = find_prefix(st, VISION_ROOT, 2, "embeddings.class_embedding");
     int kp = find_prefix(st, PROJ_ROOT, 2, "linear_1.weight");

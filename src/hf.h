@@ -16,6 +16,9 @@ typedef enum { GRAFT_HF_NATIVE = 0, GRAFT_HF_LLAMACPP = 1 } graft_hf_layout;
 
 /* 1 when path is a directory containing config.json. */
 int graft_hf_is_dir(const char *path);
+/* 1 when path is a directory at all: the loaders send every directory here, so one without
+ * config.json gets an error that says so. */
+int graft_hf_path_is_dir(const char *path);
 /* Opens `dir` as a read-only in-memory GGUF of `part` (llama.cpp names and keys). The handle owns
  * the safetensors mapping and converted buffers; graft_gguf_close frees them. GRAFT_E_NOTFOUND
  * for GRAFT_HF_MMPROJ when the model has no vision tower. */

@@ -32,7 +32,7 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
     *out = NULL;
     graft_model *m = calloc(1, sizeof *m);
     if (!m) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
-    int rc = graft_hf_is_dir(path) ? graft_hf_open_gguf(path, GRAFT_HF_LLM, GRAFT_HF_NATIVE, &m->gguf, err)
+    int rc = graft_hf_path_is_dir(path) ? graft_hf_open_gguf(path, GRAFT_HF_LLM, GRAFT_HF_NATIVE, &m->gguf, err)
                                    : graft_gguf_open(path, &m->gguf, err);
     if (rc) {
         free(m);
