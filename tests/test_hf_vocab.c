@@ -354,6 +354,97 @@ START_TEST(tokenizer_json_fixture) {
 }
 END_TEST
 
+/* ---- the Llama-2 vocabulary as a tokenizer.json ------------------------------------------------ */
+
+typedef struct split {
+    float score; /* of the merged piece */
+    int32_t id, l, r;
+} split;
+
+/* HF's SentencePieceExtractor order: merged piece's score (best first), then its id, then the
+ * parts' ids */
+static int cmp_split(const void *a, const void *b) {
+    const split *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    if (x->id != y->id) return (x->id > y->id) - (x->id < y->id);
+    return x->l != y->l ? (x->l > y->l) - (x->l < y->l) : (x->r > y->r) - (x->r < y->r);
+}
+
+/* Writes llama2-tokenizer.model as the tokenizer.json HF's converter makes of it (vocab = pieces by
+ * id, merges = every split of every normal piece into two pieces, ordered as cmp_split), then
+ * checks graft's conversion of it against llama.cpp's SPM vectors: the merge-rank scores must
+ * reproduce SentencePiece's merge order on a real 32k vocabulary. */
+START_TEST(llama2_as_tokenizer_json) {
+    const char *model = tu_shared("vocab/llama2-tokenizer.model");
+    if (!model) return;
+    const char *sdir = fresh_dir("llama2_spm_dir");
+    char p[1100];
+    snprintf(p, sizeof p, "%s/tokenizer.model", sdir);
+    copy_file(model, p);
+    graft_vocab *sv = vocab_of(sdir, NULL, 0, "llama2_for_json.gguf");
+
+    cJSON *root = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(m, "type", "BPE");
+    cJSON_AddTrueToObject(m, "byte_fallback");
+    cJSON *vocab = cJSON_AddObjectToObject(m, "vocab"), *merges = cJSON_AddArrayToObject(m, "merges");
+    cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
+    size_t cap = 1 << 16, ns = 0;
+    split *sp = malloc(cap * sizeof *sp);
+    for (int32_t i = 0; i < sv->n_tokens; i++) {
+        cJSON_AddNumberToObject(vocab, sv->text[i], i);
+        if (i < 3) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddNumberToObject(a, "id", i);
+            cJSON_AddStringToObject(a, "content", sv->text[i]);
+            cJSON_AddTrueToObject(a, "special");
+            cJSON_AddItemToArray(added, a);
+        }
+        if (!(sv->attr[i] & GRAFT_ATTR_NORMAL)) continue;
+        for (uint32_t k = 1; k < sv->len[i]; k++) {
+            if (((unsigned char)sv->text[i][k] & 0xc0) == 0x80) continue; /* inside a character */
+            int32_t l = graft_vocab_find(sv, sv->text[i], k), r = graft_vocab_find(sv, sv->text[i] + k, sv->len[i] - k);
+            if (l < 0 || r < 0) continue;
+            if (ns == cap) sp = realloc(sp, (cap *= 2) * sizeof *sp);
+            sp[ns].score = sv->score[i], sp[ns].id = i, sp[ns].l = l, sp[ns].r = r, ns++;
+        }
+    }
+    qsort(sp, ns, sizeof *sp, cmp_split);
+    char line[512];
+    for (size_t k = 0; k < ns; k++) {
+        snprintf(line, sizeof line, "%s %s", sv->text[sp[k].l], sv->text[sp[k].r]);
+        cJSON_AddItemToArray(merges, cJSON_CreateString(line));
+    }
+    int n_merges = (int)ns;
+    free(sp);
+    cJSON *nz = cJSON_AddObjectToObject(root, "normalizer");
+    cJSON_AddStringToObject(nz, "type", "Sequence");
+    cJSON *nl = cJSON_AddArrayToObject(nz, "normalizers"), *n1 = cJSON_CreateObject();
+    cJSON_AddStringToObject(n1, "type", "Prepend");
+    cJSON_AddStringToObject(n1, "prepend", "\xe2\x96\x81");
+    cJSON_AddItemToArray(nl, n1);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "decoder"), "type", "Sequence");
+    const char *jdir = fresh_dir("llama2_json_dir");
+    snprintf(p, sizeof p, "%s/tokenizer.json", jdir);
+    char *txt = cJSON_PrintUnformatted(root);
+    write_text(p, txt);
+    free(txt);
+    cJSON_Delete(root);
+    ck_assert_int_gt(n_merges, 60000);
+
+    graft_vocab *v = vocab_of(jdir, NULL, 0, "llama2_json.gguf");
+    ck_assert_int_eq(v->n_tokens, 32000);
+    /* same strings, same kinds of token (but <unk>, <s>, </s>: LlamaHfVocab types specials by the
+     * special-token strings, and this directory has none) */
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        ck_assert_msg(v->len[i] == sv->len[i] && !memcmp(v->text[i], sv->text[i], v->len[i]) &&
+                          (i < 3 || v->attr[i] == sv->attr[i]),
+                      "token %d: '%s' %u vs '%s' %u", i, v->text[i], v->attr[i], sv->text[i], sv->attr[i]);
+    run_vectors(v, "ggml-vocab-llama-spm.gguf");
+    graft_vocab_free(v);
+    graft_vocab_free(sv);
+}
+END_TEST
+
 /* ---- byte-level BPE: GPT-2's tokenizer.json, rebuilt from llama.cpp's converted vocabulary ------ */
 
 /* Writes a tokenizer.json as HF stores GPT-2's (model.vocab without the added token, merges,
@@ -712,6 +803,7 @@ Suite *suite_hf_vocab(void) {
     tcase_add_test(tc, llava_tiny_matches_converter);
     tcase_add_test(tc, llama2_spm_vectors);
     tcase_add_test(tc, tokenizer_json_fixture);
+    tcase_add_test(tc, llama2_as_tokenizer_json);
     tcase_add_test(tc, gpt2_tokenizer_json);
     tcase_add_test(tc, json_prefix_space);
     tcase_add_test(tc, spm_small_model);
