@@ -43,7 +43,8 @@ static const char *small_list =
     "teddy bear\n"
     "scissors\n"
     "sheep, lamb\n"
-    "tennis racket, racket\n";
+    "tennis racket, racket\n"
+    "mouse\n";
 
 static graft_chair *small(void) {
     const char *p = tu_tmppath("syn.txt");
@@ -81,6 +82,7 @@ START_TEST(test_caption_words) {
     objs_are(c, "wine glasses on tables", "wine glass|dining table");
     objs_are(c, "a pair of scissors", "scissors");
     objs_are(c, "sheep", "sheep");
+    objs_are(c, "mice", "mouse"); /* the singular is longer than the plural */
     objs_are(c, "Benches, couches, sofas and tennis rackets", "bench|couch|couch|tennis racket");
     /* two-word phrases merge before lookup */
     objs_are(c, "a hot dog stand", "hot dog");

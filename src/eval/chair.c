@@ -7,6 +7,7 @@
 #include "chair.h"
 
 #include <cjson/cJSON.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 typedef struct {
     char *word; /* a synonym as split(', ') left it (may start with a space: never matches) */
     int obj;    /* line of its object; a later line wins, as the script's dict assignment */
+    int seq;    /* position in the file (while loading) */
 } syn;
 
 typedef struct {
@@ -83,7 +85,7 @@ static const char *const irregular[][2] = {
     {"halves", "half"}, {"loaves", "loaf"}, {"scarves", "scarf"}, {"thieves", "thief"},
     {"elves", "elf"}, {"skis", "ski"}, {"taxis", "taxi"}, {"kiwis", "kiwi"},
     {"bikinis", "bikini"}, {"martinis", "martini"}, {"buses", "bus"}, {"minibuses", "minibus"},
-    {"cacti", "cactus"}, {"dice", "die"}, {"pocketknives", "pocketknife"}};
+    {"dice", "die"}, {"pocketknives", "pocketknife"}};
 static const char *const invariant[] = {
     "sheep", "deer", "fish", "species", "series", "cattle", "scissors", "news", "as", "has",
     "was", "gas", "canvas", "atlas", "christmas", "texas", "bias", "alias", "overseas",
@@ -113,13 +115,14 @@ static int ends(const char *w, size_t n, const char *suf) {
     return n >= k && !memcmp(w + n - k, suf, k);
 }
 
-/* w singular in place (it only shrinks, except irregular forms which fit: every irregular
- * singular is shorter than its plural) */
+/* w singular in place; w has room for 7 more bytes (an irregular singular is at most 1 byte
+ * longer than its plural: mice -> mouse) */
 static void singularize(char *w) {
     size_t n = strlen(w);
     if (n <= 2) return;
     for (size_t i = 0; i < sizeof irregular / sizeof *irregular; i++)
         if (!strcmp(w, irregular[i][0])) {
+            assert(strlen(irregular[i][1]) <= n + 7);
             strcpy(w, irregular[i][1]);
             return;
         }
@@ -194,7 +197,8 @@ static int tokenize(const char *s, char ***out, int *n_out) {
             if (!nv) goto oom;
             v = nv;
         }
-        if (!(v[n] = strdup(buf))) goto oom;
+        if (!(v[n] = malloc(k + 8))) goto oom; /* room for singularize() to grow it */
+        memcpy(v[n], buf, k + 1);
         n++;
     }
     free(buf);
@@ -213,7 +217,7 @@ static int syn_cmp(const void *a, const void *b) {
 }
 
 static int syn_find(const graft_chair *c, const char *w) {
-    syn key = {(char *)w, 0};
+    syn key = {(char *)w, 0, 0};
     const syn *s = bsearch(&key, c->syns, (size_t)c->n_syn, sizeof *c->syns, syn_cmp);
     return s ? s->obj : -1;
 }
@@ -297,7 +301,8 @@ static int add_syn(graft_chair *c, const char *w, size_t len, int obj, int *cap)
     }
     char *s = strndup(w, len);
     if (!s) return -1;
-    c->syns[c->n_syn++] = (syn){s, obj};
+    c->syns[c->n_syn] = (syn){s, obj, c->n_syn};
+    c->n_syn++;
     return 0;
 }
 
@@ -346,13 +351,12 @@ int graft_chair_new(const char *path, graft_chair **out, graft_error *err) {
         rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: no objects", path);
         goto fail;
     }
-    /* stable sort by word, then keep the last of equal words (later lines win) */
-    for (int i = 0; i < c->n_syn; i++) c->syns[i].obj = c->syns[i].obj * 65536 + (i & 0xffff);
+    /* sort by word, then keep the last of equal words in file order (later lines win) */
     qsort(c->syns, (size_t)c->n_syn, sizeof *c->syns, syn_cmp);
     int k = 0;
     for (int i = 0; i < c->n_syn; i++) {
         if (k > 0 && !strcmp(c->syns[k - 1].word, c->syns[i].word)) {
-            if (c->syns[i].obj > c->syns[k - 1].obj) { /* later (line, position) */
+            if (c->syns[i].seq > c->syns[k - 1].seq) {
                 free(c->syns[k - 1].word);
                 c->syns[k - 1] = c->syns[i];
             } else {
@@ -363,7 +367,6 @@ int graft_chair_new(const char *path, graft_chair **out, graft_error *err) {
         c->syns[k++] = c->syns[i];
     }
     c->n_syn = k;
-    for (int i = 0; i < k; i++) c->syns[i].obj /= 65536;
     fclose(f);
     *out = c;
     return GRAFT_OK;
