@@ -811,19 +811,12 @@ int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_emb
         }
     }
 
-    const int32_t n = t.n;
-    int32_t *types = malloc((size_t)n * sizeof *types);
-    if (!types) {
-        rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir);
-        goto out;
-    }
-    memcpy(types, t.type, (size_t)n * sizeof *types);
+    const uint64_t n = (uint64_t)t.n;
     gguf_writer_add_str(w, "tokenizer.ggml.model", t.gpt2 ? "gpt2" : "llama", t.gpt2 ? 4 : 5);
     gguf_writer_add_str(w, "tokenizer.ggml.pre", t.gpt2 ? "gpt-2" : "default", t.gpt2 ? 5 : 7);
-    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t.s, t.len, (uint64_t)n);
-    if (!t.gpt2) gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, t.score, (uint64_t)n);
-    gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GRAFT_GGUF_I32, types, (uint64_t)n);
-    free(types);
+    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t.s, t.len, n);
+    if (!t.gpt2) gguf_writer_add_arr(w, "tokenizer.ggml.scores", GRAFT_GGUF_F32, t.score, n);
+    gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GRAFT_GGUF_I32, t.type, n);
     if (t.gpt2) gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t.merges, NULL,
                                         (uint64_t)t.n_merges);
     for (int k = 0; k < 4; k++)
