@@ -15,7 +15,8 @@
  *     graft_world_render(&s, rgb);                       // (side, side, 3)
  *     graft_eval_dataset ds = {0};
  *     graft_world_texts(&s, 7, 0, "images/000000.png", GRAFT_TASK_CAPTION, &ds, NULL);
- *     puts(ds.samples[0].answers[0]);                    // "A large red circle at the top left."
+ *     puts(ds.samples[0].answers[0]); // "A large black circle at the top right and a small blue
+                                    //  square on the right."
  *     graft_eval_dataset_free(&ds);
  */
 #ifndef GRAFT_WORLD_H

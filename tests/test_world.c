@@ -83,6 +83,8 @@ START_TEST(test_params) {
     p.max_shapes = 3;
     ck_assert_int_eq(graft_world_write("/nonexistent-dir/x", 1, 1, &p, NULL, &err), GRAFT_E_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent-dir/x"));
+    p.side = 64;
+    ck_assert_int_eq(graft_world_scene_make(1, 0, &p, &s, &err), GRAFT_OK);
     ck_assert_int_eq(graft_world_texts(&s, 1, 0, "a.png", GRAFT_TASK_YESNO,
                                        &(graft_eval_dataset){0}, &err), GRAFT_E_INVALID);
 }
