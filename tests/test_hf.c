@@ -400,6 +400,66 @@ START_TEST(test_pair_views) {
 }
 END_TEST
 
+/* A LlamaForCausalLM directory (F16 everywhere, norms included; an untied lm_head; defaults omitted
+ * from config.json): logits of the text-only prompt and 32 greedy ids against its float64 reference
+ * (min greedy margin 0.030); no vision tower. */
+START_TEST(test_llama_text) {
+    const char *dir = "tests/fixtures/hf/llama-text";
+    graft_error e;
+    graft_model *m;
+    ck_assert(graft_hf_is_dir(dir));
+    ck_assert(!graft_path_has_vision(dir));
+    ck_assert_msg(graft_model_load(dir, NULL, &m, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert_int_eq(graft_model_n_ctx_train(m), 2048); /* max_position_embeddings' default */
+    graft_vision *v;
+    ck_assert_int_eq(graft_vision_load(dir, &v, &e), GRAFT_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "no vision tower") != NULL, "%s", e.msg);
+    graft_gguf *g;
+    ck_assert_int_eq(graft_hf_open_gguf(dir, GRAFT_HF_LLM, GRAFT_HF_NATIVE, &g, &e), GRAFT_OK);
+    int64_t oi = graft_gguf_find_tensor(g, "output.weight");
+    ck_assert(oi >= 0 && graft_gguf_tensor_info(g, oi).type == GRAFT_TYPE_F16);
+    ck_assert_int_eq(graft_gguf_tensor_info(g, graft_gguf_find_tensor(g, "output_norm.weight")).type, GRAFT_TYPE_F32);
+    graft_gguf_close(g);
+    int32_t prompt[64], ids[64], greedy[N_GEN];
+    int np = read_id_list(PAIR "/prompt.ids.txt", prompt, 64), n = 0;
+    for (int i = 0; i < np; i++)
+        if (prompt[i] >= 0) ids[n++] = prompt[i];
+    ck_assert_int_eq(read_id_list("tests/fixtures/hf/llama-text/greedy.txt", greedy, N_GEN), N_GEN);
+    const int V = graft_model_n_vocab(m);
+    float *ref = read_f32_file("tests/fixtures/hf/llama-text/logits.f32", (size_t)n * V);
+    graft_ctx_params cp = graft_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.kv_type = GRAFT_TYPE_F32;
+    cp.logits_all = 1;
+    graft_ctx *ctx;
+    ck_assert_msg(graft_ctx_new(m, &cp, &ctx, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert_int_eq(graft_decode(ctx, ids, NULL, n), GRAFT_OK);
+    double ls = tu_max_abs(ref, (size_t)n * V), worst = 0;
+    for (int i = 0; i < n; i++) {
+        double err = tu_max_abs_err("logits", graft_ctx_logits(ctx, i), ref + (size_t)i * V, (size_t)V, LOGIT_TOL * ls);
+        worst = err > worst ? err : worst;
+    }
+    graft_sampler_params sp = graft_sampler_default_params();
+    sp.temp = 0;
+    graft_sampler *s;
+    ck_assert_int_eq(graft_sampler_new(&sp, V, &s, &e), GRAFT_OK);
+    int first_bad = -1;
+    for (int i = 0; i < N_GEN; i++) {
+        int32_t tok = graft_sampler_sample(s, graft_ctx_logits(ctx, -1));
+        if (tok != greedy[i] && first_bad < 0) first_bad = i;
+        ck_assert_int_eq(graft_decode(ctx, &tok, NULL, 1), GRAFT_OK);
+    }
+    fprintf(stderr, "hf llama-text: logits %.2e x max|ref| over %d positions, greedy %s\n", worst / ls, n,
+            first_bad < 0 ? "identical" : "DIFFERS");
+    ck_assert_msg(worst <= LOGIT_TOL * ls, "logits %.3g", worst / ls);
+    ck_assert_msg(first_bad < 0, "greedy id %d differs", first_bad);
+    graft_sampler_free(s);
+    graft_ctx_free(ctx);
+    free(ref);
+    graft_model_free(m);
+}
+END_TEST
+
 /* ---- bad directories ------------------------------------------------------------------------- */
 
 static void write_text(const char *path, const char *text) {
@@ -654,6 +714,7 @@ Suite *suite_hf(void) {
     tcase_add_test(tc, test_tiny_b_views_vs_pair);
     tcase_add_loop_test(tc, test_pair_dir, 0, 2);
     tcase_add_test(tc, test_pair_views);
+    tcase_add_test(tc, test_llama_text);
     tcase_add_loop_test(tc, test_bad_dirs, 0, (int)(sizeof BAD / sizeof BAD[0]));
     tcase_add_test(tc, test_not_llava);
     tcase_add_test(tc, test_cli_dir);

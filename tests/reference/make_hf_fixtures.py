@@ -20,7 +20,12 @@ Variants:
                     >= 4.52 names (model.language_model.*, model.vision_tower.*,
                     model.multi_modal_projector.*). Its own float64 references are written next to it
                     (image_rows.f32, logits.f32, greedy.txt), computed on the rounded weights.
-Both: the vision config has 3 layers and vision_feature_layer -2 (the default, omitted), so layer 2
+  llama-text/       the pair's decoder alone as LlamaForCausalLM (model.*, lm_head.weight), all F16
+                    (norms too, as torch_dtype float16 saves them), with an UNtied lm_head drawn at
+                    random (seed 78), so tie_word_embeddings is false (the default, omitted). Its own
+                    references for the text-only prompt (chunk A + chunk B of pair-f32's prompt):
+                    logits.f32 (float32 LE [11, 320]) and greedy.txt.
+LLaVA variants: the vision config has 3 layers and vision_feature_layer -2 (the default, omitted), so layer 2
 and post_layernorm are present (drawn at random, seed 77) but unused, as in a real checkpoint.
 """
 
@@ -269,6 +274,24 @@ def reference(cfg, mm_meta, t, pixels, chunk_a, chunk_b):
     return rows, logits, greedy, margins
 
 
+def llama_reference(cfg, t, ids):
+    """The decoder alone on HF-named weights (lm., lm_head), HF semantics (rotate_half)."""
+    f = {k: v.astype(np.float64) for k, v in t.items()}
+    w = {"tok_embd": f["lm.embed_tokens.weight"], "output_norm": f["lm.norm.weight"], "output": f["lm_head.weight"],
+         "layers": []}
+    for i in range(cfg.n_layers):
+        h = "lm.layers.%d." % i
+        w["layers"].append({
+            "attn_norm": f[h + "input_layernorm.weight"], "wq": f[h + "self_attn.q_proj.weight"],
+            "wk": f[h + "self_attn.k_proj.weight"], "wv": f[h + "self_attn.v_proj.weight"],
+            "wo": f[h + "self_attn.o_proj.weight"], "ffn_norm": f[h + "post_attention_layernorm.weight"],
+            "w_gate": f[h + "mlp.gate_proj.weight"], "w_up": f[h + "mlp.up_proj.weight"],
+            "w_down": f[h + "mlp.down_proj.weight"]})
+    logits = R.forward(cfg, w, ids, "half")
+    greedy, margins = R.greedy(cfg, w, ids, N_GEN, "half")
+    return logits, greedy, margins
+
+
 def read_ids(path):
     with open(path) as f:
         return [int(v) for v in f.read().split()]
@@ -338,6 +361,27 @@ def main():
     print("llava-pair-bf16: min greedy margin %.4f, max|logit| %.3f, vs f32: logits %.2e, greedy %s"
           % (min(margins), float(np.abs(logits).max()), float(np.abs(logits - ref_logits).max()),
              "equal" if greedy == read_ids(os.path.join(PAIR, "greedy.txt")) else "differs"))
+    # llama-text: the decoder as LlamaForCausalLM, F16, untied random lm_head
+    rng = np.random.default_rng(78)
+    tl = {k: v for k, v in t.items() if k.startswith("lm.")}
+    tl["lm_head.weight"] = (rng.standard_normal(t["lm.embed_tokens.weight"].shape) * 0.25).astype(np.float32)
+    t16, entries = {}, []
+    for rel in sorted(tl):
+        raw, dec = encode(tl[rel], "F16")
+        t16[rel] = dec.reshape(tl[rel].shape)
+        name = rel if rel == "lm_head.weight" else "model." + rel[3:]
+        entries.append((name, "F16", tl[rel].shape, raw))
+    logits, greedy, margins = llama_reference(cfg, t16, chunk_a + chunk_b)
+    assert min(margins) > 1e-3, min(margins)
+    d = os.path.join(OUT, "llama-text")
+    write(os.path.join(d, "model.safetensors"), safetensors_bytes(sorted(entries)))
+    tc = config_json(g_llm, g_mm, "float16")["text_config"]
+    del tc["tie_word_embeddings"]  # false: the default
+    lc = {"architectures": ["LlamaForCausalLM"], "torch_dtype": "float16", "transformers_version": "4.40.2", **tc}
+    write_json(os.path.join(d, "config.json"), lc)
+    logits.astype("<f4").tofile(os.path.join(d, "logits.f32"))
+    write(os.path.join(d, "greedy.txt"), (" ".join(str(v) for v in greedy) + "\n").encode())
+    print("llama-text: min greedy margin %.4f, max|logit| %.3f" % (min(margins), float(np.abs(logits).max())))
     total = sum(os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(OUT) for fn in fns)
     print("tests/fixtures/hf: %d bytes" % total)
 
