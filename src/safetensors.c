@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "graft.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -379,28 +380,6 @@ int graft_st_open(const char *path, graft_st **out, graft_error *err) {
 
 /* ---- sharded checkpoints ----------------------------------------------------------------------- */
 
-static char *read_small(const char *path, size_t cap, size_t *len, graft_error *err, int *rc) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *rc = graft_error_set(err, errno == ENOENT ? GRAFT_E_NOTFOUND : GRAFT_E_IO, "%s: cannot open: %s",
-                              path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(cap + 1);
-    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) *rc = oom(err, path);
-    else if (bad) *rc = graft_error_set(err, GRAFT_E_IO, "%s: read error", path);
-    else if (n > cap) *rc = graft_error_set(err, GRAFT_E_LIMIT, "%s: larger than %zu bytes", path, cap);
-    else {
-        *len = n;
-        return buf;
-    }
-    free(buf);
-    return NULL;
-}
-
 static int safe_shard_name(const char *s) {
     return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
@@ -476,9 +455,9 @@ static int open_index(const char *ipath, const cJSON *root, graft_st **out, graf
 int graft_st_open_index(const char *index_path, graft_st **out, graft_error *err) {
     *out = NULL;
     size_t len = 0;
-    int rc = 0;
-    char *buf = read_small(index_path, ST_MAX_INDEX, &len, err, &rc);
-    if (!buf) return rc;
+    char *buf = NULL;
+    int rc = graft_file_read(index_path, ST_MAX_INDEX, &buf, &len, err);
+    if (rc) return rc;
     cJSON *root = cJSON_ParseWithLength(buf, len);
     if (!root) rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: not valid JSON", index_path);
     else rc = open_index(index_path, root, out, err);
