@@ -198,6 +198,7 @@ static int read_text(const reader *R, const cJSON *t, hf_text_config *c) {
         reader S = {R->file, "rope_scaling.", R->err};
         if ((rc = get_str(&S, rs, "rope_type", "", type, sizeof type))) return rc;
         if (!type[0] && (rc = get_str(&S, rs, "type", "", type, sizeof type))) return rc;
+        if (!strcmp(type, "default")) return GRAFT_OK; /* newer configs spell "no scaling" so */
         if (strcmp(type, "linear"))
             return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
                                    "%s: %srope_scaling type '%s' is not supported (graft does 'linear')", R->file,

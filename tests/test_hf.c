@@ -615,6 +615,33 @@ START_TEST(test_not_llava) {
 }
 END_TEST
 
+/* config.json variants that load: rope_scaling {"rope_type": "default"} is no scaling, a linear one
+ * becomes llama.cpp's keys; without vision_config LlavaConfig's CLIP ViT-L/14-336 is implied (so this
+ * checkpoint's shapes disagree with it, and the message shows the default width 1024). */
+START_TEST(test_config_variants) {
+    graft_error e;
+    graft_gguf *g;
+    const char *dir = bad_dir("rope-default", "\"rms_norm_eps\"", "\"rope_scaling\": {\"rope_type\": \"default\"}, \"rms_norm_eps\"",
+                              NULL, NULL);
+    ck_assert_msg(graft_hf_open_gguf(dir, GRAFT_HF_LLM, GRAFT_HF_NATIVE, &g, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert(graft_gguf_find_kv(g, "llama.rope.scale_linear") < 0);
+    graft_gguf_close(g);
+    dir = bad_dir("rope-linear", "\"rms_norm_eps\"", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}, \"rms_norm_eps\"",
+                  NULL, NULL);
+    ck_assert_msg(graft_hf_open_gguf(dir, GRAFT_HF_LLM, GRAFT_HF_LLAMACPP, &g, &e) == GRAFT_OK, "%s", e.msg);
+    float f = 0;
+    ck_assert_int_eq(graft_gguf_get_f32(g, "llama.rope.scale_linear", &f, NULL), 0);
+    ck_assert_float_eq(f, 2.0f);
+    ck_assert_int_eq(graft_gguf_get_f32(g, "llama.rope.scaling.factor", &f, NULL), 0);
+    ck_assert_float_eq(f, 2.0f);
+    graft_gguf_close(g);
+    dir = bad_dir("no-vision-config", "\"vision_config\"", "\"unused_vision_config\"", NULL, NULL);
+    ck_assert_int_eq(graft_hf_open_gguf(dir, GRAFT_HF_MMPROJ, GRAFT_HF_NATIVE, &g, &e), GRAFT_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, "'multi_modal_projector.linear_1.weight' has shape [64, 32], config.json implies "
+                                "[64, 1024]") != NULL, "%s", e.msg);
+}
+END_TEST
+
 /* ---- the CLI: -m DIR without --mmproj -------------------------------------------------------- */
 
 static char *run_cmd(const char *cmd, int *status) {
@@ -717,6 +744,7 @@ Suite *suite_hf(void) {
     tcase_add_test(tc, test_llama_text);
     tcase_add_loop_test(tc, test_bad_dirs, 0, (int)(sizeof BAD / sizeof BAD[0]));
     tcase_add_test(tc, test_not_llava);
+    tcase_add_test(tc, test_config_variants);
     tcase_add_test(tc, test_cli_dir);
     tcase_add_test(tc, test_tiny_b_cli);
     suite_add_tcase(s, tc);
