@@ -741,6 +741,43 @@ static void template_flags(const cJSON *tj, const cJSON *tcfg, int *add_bos, int
     }
 }
 
+/* A list of chat templates [{"name": ..., "template": ...}] as gguf-py writes it: "default" as
+ * tokenizer.chat_template, each other one as tokenizer.chat_template.<name> (name characters
+ * other than ASCII letters and digits become '_'), and their names in tokenizer.chat_templates. */
+static int add_named_templates(gguf_writer *w, const cJSON *list, graft_error *err) {
+    int n = cJSON_GetArraySize(list), k = 0;
+    char **names = calloc((size_t)n + 1, sizeof *names);
+    if (!names) return graft_error_set(err, GRAFT_E_NOMEM, "chat templates: out of memory");
+    for (const cJSON *c = list->child; c; c = c->next) {
+        const cJSON *nm = get(c, "name"), *tp = get(c, "template");
+        if (!cJSON_IsString(nm) || !*nm->valuestring || !cJSON_IsString(tp)) continue;
+        if (!strcmp(nm->valuestring, "default")) {
+            gguf_writer_add_str(w, "tokenizer.chat_template", tp->valuestring, strlen(tp->valuestring));
+            continue;
+        }
+        size_t l = strlen(nm->valuestring);
+        char *clean = malloc(l + 1), *key = malloc(l + 32);
+        if (!clean || !key) {
+            free(clean), free(key);
+            for (int i = 0; i < k; i++) free(names[i]);
+            free(names);
+            return graft_error_set(err, GRAFT_E_NOMEM, "chat templates: out of memory");
+        }
+        for (size_t i = 0; i <= l; i++) {
+            char ch = nm->valuestring[i];
+            clean[i] = !ch || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ? ch : '_';
+        }
+        snprintf(key, l + 32, "tokenizer.chat_template.%s", clean);
+        gguf_writer_add_str(w, key, tp->valuestring, strlen(tp->valuestring));
+        free(key);
+        names[k++] = clean;
+    }
+    if (k) gguf_writer_add_arr_str(w, "tokenizer.chat_templates", (const char *const *)names, NULL, (uint64_t)k);
+    for (int i = 0; i < k; i++) free(names[i]);
+    free(names);
+    return GRAFT_OK;
+}
+
 /* ---- the entry point -------------------------------------------------------------------------- */
 
 int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_embd, gguf_writer *w,
@@ -760,6 +797,8 @@ int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_emb
     if ((rc = join_path(path, sizeof path, dir, "tokenizer.model", err))) goto out;
     if (stat(path, &st) == 0) {
         rc = spm_vocab(dir, config, n_vocab_embd, tcfg, &t, &prefix, err);
+        /* a tokenizer.json beside it still gives add_bos/add_eos (SpecialVocab reads it) */
+        if (!rc && !(rc = load_json(dir, "tokenizer.json", &tj, err)) && tj) template_flags(tj, tcfg, &add_bos, &add_eos);
     } else {
         if ((rc = load_json(dir, "tokenizer.json", &tj, err))) goto out;
         if (!tj) {
@@ -826,6 +865,7 @@ int graft_hf_vocab_add(const char *dir, const cJSON *config, int64_t n_vocab_emb
     if (!t.gpt2 || cJSON_IsBool(get(tcfg, "add_prefix_space")))
         gguf_writer_add_bool(w, "tokenizer.ggml.add_space_prefix", prefix);
     if (tmpl) gguf_writer_add_str(w, "tokenizer.chat_template", tmpl, tmpl_len);
+    if (cJSON_IsArray(ct) && (rc = add_named_templates(w, ct, err))) goto out;
     rc = gguf_writer_error(w, err);
 out:
     tok_free(&t);

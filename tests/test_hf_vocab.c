@@ -605,6 +605,10 @@ START_TEST(spm_small_model) {
     write_text(p, "{\"added_tokens_decoder\": {\"34\": {\"content\": \"<|x|>\", \"special\": false},"
                   " \"35\": {\"content\": \"a\\u2581b\", \"special\": false}}, \"add_prefix_space\": false,"
                   " \"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}, \"chat_template\": \"T\"}");
+    /* a tokenizer.json beside tokenizer.model: only its post-processor is read (add_eos here) */
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    write_text(p, "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}},"
+                  " {\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": \"</s>\"}}]}}");
     cJSON *cfg = cJSON_Parse("{\"text_config\": {\"vocab_size\": 40}, \"vocab_size\": 7, \"pad_token_id\": 35}");
     v = vocab_of(dir, cfg, 0, "spm_small2.gguf");
     cJSON_Delete(cfg);
@@ -617,7 +621,30 @@ START_TEST(spm_small_model) {
     ck_assert(!strcmp(v->text[39], "[PAD39]"));
     ck_assert_int_eq(v->pad, 35);
     ck_assert_int_eq(v->add_space_prefix, 0);
+    ck_assert_int_eq(v->add_bos, 1);
+    ck_assert_int_eq(v->add_eos, 1);
     graft_vocab_free(v);
+
+    /* a list of chat templates, as gguf-py writes it */
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", dir);
+    write_text(p, "{\"chat_template\": [{\"name\": \"default\", \"template\": \"D\"},"
+                  " {\"name\": \"tool use\", \"template\": \"T\"}, {\"name\": \"x\"}]}");
+    const char *out = tu_tmppath("spm_tmpl.gguf");
+    ck_assert_msg(add_to_file(dir, NULL, 0, out, &err) == GRAFT_OK, "%s", err.msg);
+    graft_gguf *g;
+    ck_assert_int_eq(graft_gguf_open(out, &g, &err), GRAFT_OK);
+    const char *ts;
+    size_t tl;
+    ck_assert_int_eq(graft_gguf_get_str(g, "tokenizer.chat_template", &ts, &tl, &err), GRAFT_OK);
+    ck_assert(tl == 1 && *ts == 'D');
+    ck_assert_int_eq(graft_gguf_get_str(g, "tokenizer.chat_template.tool_use", &ts, &tl, &err), GRAFT_OK);
+    ck_assert(tl == 1 && *ts == 'T');
+    graft_gguf_value names;
+    ck_assert_int_eq(graft_gguf_get_arr(g, "tokenizer.chat_templates", GRAFT_GGUF_STRING, &names, &err), GRAFT_OK);
+    ck_assert_int_eq(names.arr_n, 1);
+    graft_gguf_close(g);
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    unlink(p);
 
     /* every prefix: parses (a prefix ending on a field boundary is a valid shorter model) or fails
      * with GRAFT_E_FORMAT; never anything else */
