@@ -590,6 +590,71 @@ START_TEST(test_tasks) {
 }
 END_TEST
 
+/* every prefix of an answer file and a review file is read or rejected cleanly (ASan build) */
+START_TEST(test_prefixes) {
+    graft_eval_dataset ds = {0};
+    ds_from(&ds, GRAFT_DS_GRAFT, "pf.jsonl",
+            "{\"id\":1,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"category\":\"conv\"}\n"
+            "{\"id\":2,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"category\":\"conv\"}\n");
+    const char *files[] = {
+        "{\"id\": 1, \"prediction\": \"a \\\"b\\\"\"}\n{\"id\": 2, \"prediction\": \"c\"}\n",
+        "{\"question_id\": 1, \"text\": \"a\"}\r\n{\"question_id\": 2, \"text\": \"b\"}\n",
+        "[{\"image_id\": 1, \"caption\": \"a\"}, {\"image_id\": 2, \"caption\": \"b\"}]\n",
+        "{\"question_id\": 1, \"category\": \"c\", \"tuple\": [8.5, 7]}\n{\"question_id\": 2, \"tuple\": [1, 2]}\n"};
+    const char *path = tu_tmppath("prefix");
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        size_t len = strlen(files[f]);
+        for (size_t k = 0; k <= len; k++) {
+            FILE *fp = fopen(path, "wb");
+            fwrite(files[f], 1, k, fp);
+            fclose(fp);
+            graft_error e;
+            char **p = NULL;
+            int rc = graft_eval_read_predictions(path, &ds, 0, &p, &e);
+            ck_assert_msg(rc == GRAFT_OK || rc == GRAFT_E_FORMAT, "file %zu prefix %zu: %d", f, k, rc);
+            if (rc == GRAFT_OK) graft_eval_preds_free(p, ds.n);
+            else ck_assert_ptr_null(p);
+            graft_eval_summary *s = NULL;
+            rc = graft_eval_score_reviews(path, &s, &e);
+            ck_assert_msg(rc == GRAFT_OK || rc == GRAFT_E_FORMAT, "reviews %zu prefix %zu: %d", f, k, rc);
+            graft_eval_summary_free(s);
+            double *r = NULL, *m = NULL;
+            rc = graft_eval_read_judge_scores(path, &ds, &r, &m, &e);
+            ck_assert_msg(rc == GRAFT_OK || rc == GRAFT_E_FORMAT, "judge %zu prefix %zu: %d", f, k, rc);
+            free(r);
+            free(m);
+        }
+    }
+    graft_eval_dataset_free(&ds);
+}
+END_TEST
+
+/* no answers at all: counts only, no metric keys, for every type */
+START_TEST(test_all_missing) {
+    const char *lines[] = {
+        "{\"id\":1,\"type\":\"yesno\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"yes\"}\n",
+        "{\"id\":1,\"type\":\"vqa\",\"image\":\"a.png\",\"question\":\"q\",\"answers\":[\"a\"]}\n",
+        "{\"id\":1,\"type\":\"caption\",\"image\":\"a.png\",\"answers\":[\"a\"]}\n",
+        "{\"id\":1,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"a\"}\n",
+        "{\"id\":1,\"type\":\"mcq\",\"image\":\"a.png\",\"question\":\"q\",\"choices\":[\"x\",\"y\"],\"answer\":\"A\"}\n"};
+    for (int t = 0; t < 5; t++) {
+        graft_eval_dataset ds = {0};
+        ds_from(&ds, GRAFT_DS_GRAFT, "none.jsonl", lines[t]);
+        char *p[1] = {NULL};
+        graft_eval_summary *s = score(&ds, p, NULL);
+        expect(s, "n", 1, 0);
+        expect(s, "n_missing", 1, 0);
+        if (t == 4) expect(s, "accuracy", 0, 0); /* mcq: a missing answer is wrong */
+        else absent(s, t == 2 ? "cider" : t == 3 ? "rouge_l" : "accuracy");
+        char *md = graft_eval_summary_markdown(s);
+        ck_assert_ptr_nonnull(md);
+        free(md);
+        graft_eval_summary_free(s);
+        graft_eval_dataset_free(&ds);
+    }
+}
+END_TEST
+
 /* ---- the CLI ------------------------------------------------------------------------------ */
 
 /* stdout of a command (NULL when GRAFT_CLI is unset); *status receives the exit status */
@@ -1018,6 +1083,8 @@ Suite *suite_eval_score(void) {
     tcase_add_test(tc, test_summary_write);
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_tasks);
+    tcase_add_test(tc, test_prefixes);
+    tcase_add_test(tc, test_all_missing);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_golden_pope);
     tcase_add_test(tc, test_golden_reviews);
