@@ -643,12 +643,13 @@ static int run_judge(const eval_opts *o, const graft_eval_dataset *sub, char **p
             cJSON_AddNumberToObject(js, "id", ++idx);
             char *end;
             long long qid = strtoll(s->id, &end, 10);
-            if (*s->id && !*end && s->id[0] != '+' && (s->id[0] != '0' || !s->id[1])) /* LLaVA's ids are numbers */
-                cJSON_AddNumberToObject(js, "question_id", (double)qid);
-            else
-                cJSON_AddStringToObject(js, "question_id", s->id);
-            cJSON_AddStringToObject(js, "answer1_id", s->id);
-            cJSON_AddStringToObject(js, "answer2_id", s->id);
+            const int numeric = *s->id && !*end && s->id[0] != '+' && (s->id[0] != '0' || !s->id[1]) &&
+                                llabs(qid) < (1LL << 53); /* LLaVA's ids are numbers */
+            static const char *const id_keys[] = {"question_id", "answer1_id", "answer2_id"};
+            for (int k = 0; k < 3; k++) {
+                if (numeric) cJSON_AddNumberToObject(js, id_keys[k], (double)qid);
+                else cJSON_AddStringToObject(js, id_keys[k], s->id);
+            }
             cJSON_AddStringToObject(js, "category", key);
             cJSON_AddStringToObject(js, "content", review);
             cJSON_AddItemToObject(js, "tuple", cJSON_CreateDoubleArray(pair, 2));
