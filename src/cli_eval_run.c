@@ -31,9 +31,10 @@ typedef struct {
 } variant;
 
 typedef struct {
-    const char *model, *mmproj, *task, *data_format, *answers, *split, *images, *outdir;
-    const char *data[MAX_DATA];
-    int n_data;
+    const char *model, *mmproj, *task, *data_format, *split, *images, *outdir;
+    const char *data[MAX_DATA], *answers[MAX_DATA];
+    int n_data, n_answers, with_text_only;
+    const char *chair_instances, *chair_synonyms;
     const char *prompt_file, *chat_template, *judge, *judge_rules, *judge_context, *judge_template;
     const char *variants_file;
     variant variants[MAX_VARIANTS];
@@ -59,7 +60,11 @@ static void usage(FILE *f) {
             "  --data FILE             samples (repeatable: the three POPE files form one set)\n"
             "  --data-format F         reader: graft, pope, coco-captions, llava-bench, vqav2, scienceqa,\n"
             "                          llava-scienceqa, llava-questions (default: the task's)\n"
-            "  --answers FILE          LLaVA-Bench reference answers / VQAv2 annotations\n"
+            "  --answers FILE          LLaVA-Bench reference answers / VQAv2 annotations; for POPE question\n"
+            "                          files without labels (llava_pope_test.jsonl), the POPE label files\n"
+            "                          (coco_pope_*.json, repeatable)\n"
+            "  --with-text-only        ScienceQA readers: also the questions without an image\n"
+            "  --chair-instances F     captions: CHAIR against COCO instances (--chair-synonyms F)\n"
             "  --split S               ScienceQA split / VQAv2 image folder\n"
             "  --images DIR            root of the samples' image paths\n"
             "  -o, --output DIR        predictions.jsonl, summary.json, summary.md go here\n"
@@ -213,7 +218,15 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
             }
             ok = (o->data[o->n_data++] = NEXT()) != NULL;
         } else if (IS("--data-format")) ok = (o->data_format = NEXT()) != NULL;
-        else if (IS("--answers")) ok = (o->answers = NEXT()) != NULL;
+        else if (IS("--answers")) {
+            if (o->n_answers == MAX_DATA) {
+                fprintf(stderr, "graft eval: at most %d --answers files\n", MAX_DATA);
+                return 0;
+            }
+            ok = (o->answers[o->n_answers++] = NEXT()) != NULL;
+        } else if (IS("--with-text-only")) o->with_text_only = 1;
+        else if (IS("--chair-instances")) ok = (o->chair_instances = NEXT()) != NULL;
+        else if (IS("--chair-synonyms")) ok = (o->chair_synonyms = NEXT()) != NULL;
         else if (IS("--split")) ok = (o->split = NEXT()) != NULL;
         else if (IS("--images")) ok = (o->images = NEXT()) != NULL;
         else if (IS("-o") || IS("--output")) ok = (o->outdir = NEXT()) != NULL;
@@ -785,6 +798,8 @@ static int run_variant(const eval_opts *o, const char *label, const char *model_
     graft_eval_score_opts so = graft_eval_score_default_opts();
     so.task = o->task;
     so.mcq_mode = o->loglik ? "loglik" : "generate";
+    so.chair_instances = o->chair_instances;
+    so.chair_synonyms = o->chair_synonyms;
     if (judged) so.judge_ref = jref, so.judge_model = jmod;
     graft_eval_summary *sum = NULL;
     if (ok && graft_eval_score(sub, (const char *const *)preds, &so, &sum, &e)) {
@@ -884,13 +899,25 @@ int cli_eval_run(int argc, char **argv) {
     }
     /* LLaVA's ScienceQA prompt (llava_test_CQM-A.json): "Context: {hint}\n{question}\nA. ..." */
     if (fmt == GRAFT_DS_SCIENCEQA) o.rp.context_prefix = "Context: ";
+    const int pope_labels = fmt == GRAFT_DS_POPE && o.n_answers > 0;
+    if (!pope_labels && o.n_answers > 1) {
+        fprintf(stderr, "graft eval: one --answers file for this task (several only for POPE label files)\n");
+        status = 2;
+        goto done;
+    }
     graft_eval_read_opts ro = graft_eval_read_default_opts();
     ro.skip_bad = o.skip_bad;
-    ro.answers_path = o.answers;
+    ro.answers_path = !pope_labels && o.n_answers ? o.answers[0] : NULL;
     ro.split = o.split;
+    ro.with_text_only = o.with_text_only;
     ro.task = graft_task_name(task->type);
     for (int i = 0; i < o.n_data; i++)
         if (graft_eval_read((graft_eval_format)fmt, o.data[i], &ro, &ds, &e)) {
+            fprintf(stderr, "graft eval: %s\n", e.msg);
+            goto done;
+        }
+    for (int i = 0; pope_labels && i < o.n_answers; i++)
+        if (graft_eval_pope_attach_labels(&ds, o.answers[i], NULL, &e)) {
             fprintf(stderr, "graft eval: %s\n", e.msg);
             goto done;
         }
