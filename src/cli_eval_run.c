@@ -469,7 +469,7 @@ static void progress(writer *w, int final) {
     char eta[32];
     fmt_eta(rate > 0 ? (w->total - w->done) / rate : 0, eta, sizeof eta);
     fprintf(stderr, "%seval %s: %zu/%zu  %.2f samples/s  ETA %s%s", w->tty ? "\r" : "", w->label, w->done, w->total,
-            rate, eta, w->tty ? (final ? "\n" : "  ") : "\n");
+            rate, eta, w->tty ? (final ? "\033[K\n" : "\033[K") : "\n"); /* clear the old line's tail */
     fflush(stderr);
 }
 

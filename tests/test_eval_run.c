@@ -211,6 +211,8 @@ START_TEST(test_deterministic_and_reuse) {
     ck_assert(saved > 0);
     char *log = log_text("a.log");
     ck_assert_msg(strstr(log, "4 image encodes, 20 avoided") != NULL, "no reuse line on stderr:\n%.2000s", log);
+    /* stderr is a file here: plain progress lines (no \r), the last one complete */
+    ck_assert_msg(strstr(log, "eval pope: 24/24  ") && !strchr(log, '\r'), "progress lines:\n%.2000s", log);
     free(log);
     cJSON_Delete(s);
     cJSON_Delete(so);
