@@ -284,7 +284,7 @@ const char *graft_chair_default_synonyms(void) {
 
 void graft_chair_free(graft_chair *c) {
     if (!c) return;
-    for (int i = 0; i < c->n_obj; i++) free(c->objects[i]);
+    for (int i = 0; c->objects && i < MAX_OBJ; i++) free(c->objects[i]); /* also a line cut short */
     free(c->objects);
     for (int i = 0; i < c->n_syn; i++) free(c->syns[i].word);
     free(c->syns);
