@@ -77,18 +77,28 @@ int graft_eval_summary_set_string(graft_eval_summary *s, const char *key, const 
     return put_str(s->root, key, v) ? GRAFT_E_NOMEM : GRAFT_OK;
 }
 
+/* The member of o that path starts with as a whole key ("key" or "key.rest"); the longest such
+ * key wins, so a category name may contain dots. *rest receives what follows. */
+static const cJSON *path_step(const cJSON *o, const char *path, const char **rest) {
+    const cJSON *best = NULL;
+    size_t best_len = 0;
+    for (const cJSON *c = o->child; c; c = c->next) {
+        size_t n = strlen(c->string);
+        if (n >= best_len && strncmp(path, c->string, n) == 0 && (path[n] == '\0' || path[n] == '.')) {
+            best = c;
+            best_len = n;
+        }
+    }
+    if (best) *rest = path + best_len + (path[best_len] == '.');
+    return best;
+}
+
 int graft_eval_summary_get(const graft_eval_summary *s, const char *path, double *v) {
     if (!s || !path) return 0;
     const cJSON *o = s->root;
-    char key[256];
     while (o && *path) {
-        const char *dot = strchr(path, '.');
-        size_t len = dot ? (size_t)(dot - path) : strlen(path);
-        if (len >= sizeof key) return 0;
-        memcpy(key, path, len);
-        key[len] = '\0';
-        o = cJSON_GetObjectItemCaseSensitive(o, key);
-        path += len + (dot != NULL);
+        if (!cJSON_IsObject(o)) return 0;
+        o = path_step(o, path, &path);
     }
     if (!o || !cJSON_IsNumber(o)) return 0;
     if (v) *v = o->valuedouble;
