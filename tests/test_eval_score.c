@@ -752,6 +752,41 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* open task with the judge's review file, and a review file alone */
+START_TEST(test_cli_reviews) {
+    char data[600], pred[600], rev[600], args[4096];
+    snprintf(data, sizeof data, "%s", tu_tmppath("clio.jsonl"));
+    snprintf(pred, sizeof pred, "%s", tu_tmppath("clio.pred.jsonl"));
+    snprintf(rev, sizeof rev, "%s", tu_tmppath("gpt4_text_clio.jsonl"));
+    write_file(data, "{\"id\":1,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"category\":\"conv\"}\n"
+                     "{\"id\":2,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"category\":\"detail\"}\n");
+    write_file(pred, "{\"id\":1,\"prediction\":\"a\"}\n{\"id\":2,\"prediction\":\"b\"}\n");
+    write_file(rev, "{\"question_id\": 1, \"category\": \"llava_bench_conv\", \"tuple\": [8, 6]}\n"
+                    "{\"question_id\": 2, \"category\": \"llava_bench_detail\", \"tuple\": [10, 3]}\n");
+    snprintf(args, sizeof args, "--score-only --task open --data %s --predictions %s --reviews %s --json", data, pred, rev);
+    int st;
+    char *o = run(args, &st);
+    if (!o) return;
+    ck_assert_int_eq(st, 0);
+    cJSON *doc = cJSON_Parse(o);
+    ck_assert_msg(doc != NULL, "not JSON: %s", o);
+    /* means 9 and 4.5: 50.0; conv 6/8: 75.0; detail 3/10: 30.0 */
+    ck_assert(cJSON_GetObjectItemCaseSensitive(doc, "relative_score")->valuedouble == 50.0);
+    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(doc, "categories");
+    ck_assert(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cats, "conv"), "relative_score")->valuedouble == 75.0);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cats, "detail"), "relative_score")->valuedouble == 30.0);
+    cJSON_Delete(doc);
+    free(o);
+    snprintf(args, sizeof args, "--score-only --reviews %s", rev);
+    o = run(args, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(strstr(o, "```\nclio\nall 50.0 90.0 45.0\nllava_bench_conv 75.0 80.0 60.0\n"
+                            "llava_bench_detail 30.0 100.0 30.0\n=================================\n```\n"),
+                  "printout missing in:\n%s", o);
+    free(o);
+}
+END_TEST
+
 /* ---- golden values through the answer files (../shared) ------------------------------------ */
 
 static cJSON *load_json(const char *path) {
@@ -1089,6 +1124,7 @@ Suite *suite_eval_score(void) {
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_all_missing);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_cli_reviews);
     tcase_add_test(tc, test_golden_pope);
     tcase_add_test(tc, test_golden_reviews);
     tcase_add_test(tc, test_golden_captions);
