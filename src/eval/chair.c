@@ -84,8 +84,9 @@ static const char *const irregular[][2] = {
     {"leaves", "leaf"}, {"shelves", "shelf"}, {"wolves", "wolf"}, {"calves", "calf"},
     {"halves", "half"}, {"loaves", "loaf"}, {"scarves", "scarf"}, {"thieves", "thief"},
     {"elves", "elf"}, {"skis", "ski"}, {"taxis", "taxi"}, {"kiwis", "kiwi"},
-    {"bikinis", "bikini"}, {"martinis", "martini"}, {"buses", "bus"}, {"minibuses", "minibus"},
-    {"dice", "die"}, {"pocketknives", "pocketknife"}};
+    {"bikinis", "bikini"}, {"martinis", "martini"},
+    {"dice", "die"}, {"pocketknives", "pocketknife"}, {"corgis", "corgi"}, {"zebus", "zebu"},
+    {"broccolis", "broccoli"}, {"emus", "emu"}, {"gnus", "gnu"}};
 static const char *const invariant[] = {
     "sheep", "deer", "fish", "species", "series", "cattle", "scissors", "news", "as", "has",
     "was", "gas", "canvas", "atlas", "christmas", "texas", "bias", "alias", "overseas",
@@ -96,7 +97,8 @@ static const char *const invariant[] = {
 static const char *const ie_plurals[] = {"cookies", "movies", "zombies", "rookies", "brownies",
                                          "smoothies", "selfies", "goalies", "hoodies", "veggies",
                                          "newbies", "hippies", "pixies", "aunties", "birdies",
-                                         "doggies", "calories", "eyries", "prairies", "genies"};
+                                         "doggies", "calories", "eyries", "prairies", "genies",
+                                         "magpies", "collies", "bookies", "junkies", "lassies"};
 static const char *const o_es_stems[] = {"tomato", "potato", "hero", "mango", "volcano",
                                          "tornado", "mosquito", "domino", "echo", "buffalo",
                                          "cargo", "torpedo", "veto", "embargo", "flamingo"};
@@ -129,6 +131,10 @@ static void singularize(char *w) {
     if (IN(w, invariant)) return;
     if (ends(w, n, "men") && n > 3 && !IN(w, men_words)) { /* policemen, snowmen */
         w[n - 2] = 'a';
+        return;
+    }
+    if (ends(w, n, "buses")) { /* buses, minibuses, airbuses */
+        w[n - 2] = '\0';
         return;
     }
     if (ends(w, n, "ss") || ends(w, n, "us") || ends(w, n, "is")) return; /* glass, bus, tennis */
