@@ -553,6 +553,47 @@ START_TEST(test_judge_run) {
 }
 END_TEST
 
+/* Text-only samples (ScienceQA's without an image) on a runner without a vision tower: reuse on
+ * and off agree, in generate and loglik mode. */
+START_TEST(test_text_only_runner) {
+    graft_error e;
+    graft_model *m;
+    ck_assert_int_eq(graft_model_load(FIX "/model.gguf", NULL, &m, &e), 0);
+    char *choices[] = {"north", "south pole"};
+    graft_eval_sample smp[2] = {
+        {.id = "t0", .type = GRAFT_TASK_MCQ, .question = "Which way?", .choices = choices, .n_choices = 2},
+        {.id = "t1", .type = GRAFT_TASK_VQA, .question = "What is two plus two?"}};
+    graft_eval_dataset ds = {.samples = smp, .n = 2};
+    char *got[2][2][2] = {{{0}}}; /* [loglik][reuse][sample] */
+    for (int ll = 0; ll < 2; ll++)
+        for (int reuse = 0; reuse < 2; reuse++) {
+            graft_eval_run_params p = graft_eval_run_default_params();
+            p.reuse = reuse;
+            p.mcq_loglik = ll;
+            p.n_threads = 1;
+            p.n_ctx = 256;
+            p.max_new_tokens[GRAFT_TASK_MCQ] = p.max_new_tokens[GRAFT_TASK_VQA] = 5;
+            graft_eval_runner *r;
+            ck_assert_int_eq(graft_eval_runner_new(m, NULL, &p, &r, &e), 0);
+            for (size_t i = 0; i < ds.n; i++) {
+                graft_eval_result res;
+                ck_assert_msg(graft_eval_runner_sample(r, &ds.samples[i], i, &res, &e) == 0, "%s", e.msg);
+                got[ll][reuse][i] = strdup(res.prediction);
+                if (ll && i == 0) ck_assert_int_eq(res.n_choices, 2);
+                graft_eval_result_free(&res);
+            }
+            graft_eval_runner_free(r);
+        }
+    for (int ll = 0; ll < 2; ll++)
+        for (int i = 0; i < 2; i++) {
+            ck_assert_str_eq(got[ll][0][i], got[ll][1][i]);
+            free(got[ll][0][i]);
+            free(got[ll][1][i]);
+        }
+    graft_model_free(m);
+}
+END_TEST
+
 /* ---- variants and prompt files ---------------------------------------------------------------- */
 
 START_TEST(test_variants) {
@@ -635,6 +676,7 @@ Suite *suite_eval_run(void) {
     tcase_add_test(tc, test_missing_image_first);
     tcase_add_test(tc, test_loglik);
     tcase_add_test(tc, test_judge_run);
+    tcase_add_test(tc, test_text_only_runner);
     tcase_add_test(tc, test_variants);
     tcase_add_test(tc, test_prompt_file);
     suite_add_tcase(s, tc);

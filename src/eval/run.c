@@ -338,6 +338,21 @@ static void add_timings(graft_eval_runner *r, const graft_mm_timings *t) {
     r->st.prefill_ms += t->prefill_ms;
 }
 
+/* A prompt without images and without a vision tower: tokenized (BOS first) and decoded. */
+static int decode_text(graft_eval_runner *r, const graft_eval_sample *s, const char *prompt, graft_mm_timings *t,
+                       graft_error *err) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = graft_tokenize(r->m->vocab, prompt, strlen(prompt), 1, 1, &ids, &n, err);
+    double t0 = now_ms();
+    if (!rc && n > 0 && graft_decode(r->ctx, ids, NULL, (int)n))
+        rc = graft_error_set(err, GRAFT_E_LIMIT, "sample %s: %s", s->id, graft_ctx_last_error(r->ctx));
+    t->prefill_ms += now_ms() - t0;
+    t->n_text_tokens += (int)n;
+    free(ids);
+    return rc;
+}
+
 /* Decodes the prompt text (with its images) so that the context ends right after it. With
  * reuse, the part up to the last image marker is kept from the previous sample when equal.
  * tail_out: the text after the last marker (the whole prompt without images), owned by the
@@ -374,7 +389,7 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
         rc = rewind_to(r, 0, err);
         if (!rc) rc = new_mm(r, err);
         if (!rc && decode_tail) {
-            rc = graft_mm_eval(r->mm, prompt, in, s->n_images, &t, err);
+            rc = r->mm ? graft_mm_eval(r->mm, prompt, in, s->n_images, &t, err) : decode_text(r, s, prompt, &t, err);
         } else if (!rc && s->n_images) {
             rc = graft_mm_eval(r->mm, prefix, in, s->n_images, &t, err);
         }
@@ -393,21 +408,8 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
     } else if (!rc) {
         forget_prefix(r);
         rc = rewind_to(r, 0, err);
-        if (!rc && decode_tail) {
-            if (r->mm) {
-                rc = graft_mm_eval(r->mm, prompt, NULL, 0, &t, err);
-            } else { /* no vision tower: tokenize and decode the text alone */
-                int32_t *ids = NULL;
-                size_t n = 0;
-                rc = graft_tokenize(r->m->vocab, prompt, strlen(prompt), 1, 1, &ids, &n, err);
-                double t0 = now_ms();
-                if (!rc && n > 0 && graft_decode(r->ctx, ids, NULL, (int)n))
-                    rc = graft_error_set(err, GRAFT_E_LIMIT, "sample %s: %s", s->id, graft_ctx_last_error(r->ctx));
-                t.prefill_ms += now_ms() - t0;
-                t.n_text_tokens += (int)n;
-                free(ids);
-            }
-        }
+        if (!rc && decode_tail)
+            rc = r->mm ? graft_mm_eval(r->mm, prompt, NULL, 0, &t, err) : decode_text(r, s, prompt, &t, err);
     }
     add_timings(r, &t);
     free(prefix);
