@@ -479,9 +479,12 @@ int graft_gguf_open_image(const char *name, unsigned char *image, size_t size, c
     if (out) *out = NULL;
     graft_gguf *g = calloc(1, sizeof *g);
     char *pcopy = name ? strdup(name) : NULL;
-    if (!g || !pcopy || !image || !out || (!data && size >= GGUF_HEADER_BYTES && gguf_rd64(image + 8))) {
-        int rc = !g || (name && !pcopy) ? graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", name ? name : "gguf image")
-                                        : graft_error_set(err, GRAFT_E_INVALID, "graft_gguf_open_image: NULL argument");
+    int rc = 0;
+    if (!name || !image || !out || (!data && size >= GGUF_HEADER_BYTES && gguf_rd64(image + 8)))
+        rc = graft_error_set(err, GRAFT_E_INVALID, "graft_gguf_open_image: NULL argument");
+    else if (!g || !pcopy)
+        rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", name);
+    if (rc) {
         free(g);
         free(pcopy);
         free(image);
@@ -496,7 +499,7 @@ int graft_gguf_open_image(const char *name, unsigned char *image, size_t size, c
     g->owner = owner;
     g->owner_free = owner_free;
     if (size < GGUF_HEADER_BYTES) {
-        int rc = check_header(image, size, pcopy, g, err);
+        rc = check_header(image, size, pcopy, g, err);
         if (!rc) rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: truncated", pcopy);
         graft_gguf_close(g);
         return rc;

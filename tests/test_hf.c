@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "gguf_impl.h"
+#include "gguf_write.h"
 #include "graft.h"
 #include "hf.h"
 #include "kernels.h"
@@ -49,6 +51,69 @@ static int64_t *npy_i64(const char *dir, const char *name, size_t *n) {
     npy_free(&a);
     return v;
 }
+
+/* ---- in-memory GGUF images (gguf_writer_header + graft_gguf_open_image) ---------------------- */
+
+static int n_owner_freed;
+static void count_free(void *p) {
+    (void)p;
+    n_owner_freed++;
+}
+
+/* A header image opens with the caller's data pointers and owns what it is given; every prefix of
+ * the image opens or fails cleanly, freeing the owner exactly once either way. */
+START_TEST(test_open_image) {
+    static const float a[6] = {1, 2, 3, 4, 5, 6};
+    static const uint16_t b[3] = {0x3c00, 0x4000, 0x4200};
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    gguf_writer_add_u32(w, "llama.block_count", 7);
+    int64_t ne_a[2] = {3, 2}, ne_b[1] = {3};
+    gguf_writer_add_tensor(w, "a", GRAFT_TYPE_F32, 2, ne_a, a, sizeof a, 0);
+    gguf_writer_add_tensor(w, "b", GRAFT_TYPE_F16, 1, ne_b, b, sizeof b, 0);
+    unsigned char *img;
+    size_t size;
+    const void **data;
+    graft_error e;
+    ck_assert_int_eq(gguf_writer_header(w, &img, &size, &data, &e), 0);
+    ck_assert_uint_eq(size % 32, 0);
+    ck_assert_ptr_eq(data[0], a);
+    ck_assert_ptr_eq(data[1], b);
+    for (size_t len = 0; len <= size; len++) {
+        unsigned char *copy = malloc(len ? len : 1);
+        memcpy(copy, img, len);
+        graft_gguf *g = NULL;
+        n_owner_freed = 0;
+        int rc = graft_gguf_open_image("mem", copy, len, data, &n_owner_freed, count_free, &g, &e);
+        ck_assert_int_eq(rc != 0, g == NULL);
+        if (rc) {
+            ck_assert_int_eq(n_owner_freed, 1);
+            ck_assert_msg(!strncmp(e.msg, "mem: ", 5), "%s", e.msg);
+            continue;
+        }
+        ck_assert_str_eq(graft_gguf_path(g), "mem");
+        uint32_t v;
+        ck_assert_int_eq(graft_gguf_get_u32(g, "llama.block_count", &v, NULL), 0);
+        ck_assert_uint_eq(v, 7);
+        graft_gguf_tensor t = graft_gguf_tensor_info(g, graft_gguf_find_tensor(g, "b"));
+        ck_assert_ptr_eq(t.data, b);
+        ck_assert_ptr_eq(graft_gguf_tensor_info(g, 0).data, a);
+        ck_assert_int_eq(n_owner_freed, 0);
+        graft_gguf_close(g);
+        ck_assert_int_eq(n_owner_freed, 1);
+    }
+    /* a missing data pointer is refused */
+    const void *none[2] = {a, NULL};
+    unsigned char *copy = malloc(size);
+    memcpy(copy, img, size);
+    graft_gguf *g;
+    ck_assert_int_eq(graft_gguf_open_image("mem", copy, size, none, NULL, NULL, &g, &e), GRAFT_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(e.msg, "tensor 'b' has no data"));
+    free(img);
+    free(data);
+    gguf_writer_free(w);
+}
+END_TEST
 
 /* ---- ../shared/fixtures/hf/llava-tiny-b: the HF directory itself ------------------------------ */
 
@@ -739,6 +804,7 @@ Suite *suite_hf(void) {
     Suite *s = suite_create("hf");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_open_image);
     tcase_add_test(tc, test_tiny_b_vision);
     tcase_add_test(tc, test_tiny_b_logits_greedy);
     tcase_add_test(tc, test_tiny_b_views_vs_pair);
