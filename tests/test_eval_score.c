@@ -213,6 +213,44 @@ START_TEST(test_caption) {
 }
 END_TEST
 
+/* CHAIR through graft_eval_score: captions without references are scored too; the references
+ * (when present) add ground truth */
+START_TEST(test_caption_chair) {
+    char syn[600], inst[600];
+    snprintf(syn, sizeof syn, "%s", tu_tmppath("syn.txt"));
+    snprintf(inst, sizeof inst, "%s", tu_tmppath("inst.json"));
+    write_file(syn, "person, man, woman\ndog, puppy\ncat, kitten\ncouch, sofa\n");
+    write_file(inst, "{\"categories\": [{\"id\": 1, \"name\": \"person\"}, {\"id\": 18, \"name\": \"dog\"}],"
+                     " \"annotations\": [{\"image_id\": 1, \"category_id\": 1}, {\"image_id\": 2, \"category_id\": 18}]}");
+    graft_eval_dataset ds = {0};
+    ds_from(&ds, GRAFT_DS_GRAFT, "chair.jsonl",
+            "{\"id\":1,\"type\":\"caption\",\"image\":\"COCO_val2014_000000000001.jpg\"}\n"
+            "{\"id\":\"b\",\"type\":\"caption\",\"image\":\"COCO_val2014_000000000002.jpg\",\"answers\":[\"A dog on a sofa.\"]}\n");
+    char **p = preds_from(&ds, "chair.pred.jsonl",
+                          "{\"id\":1,\"prediction\":\"A man with a kitten.\"}\n"
+                          "{\"id\":\"b\",\"prediction\":\"A puppy on a couch next to a cat.\"}\n");
+    graft_eval_score_opts o = graft_eval_score_default_opts();
+    o.chair_instances = inst;
+    o.chair_synonyms = syn;
+    graft_eval_summary *s = score(&ds, p, &o);
+    /* image 1 (id): {person}: man ok, kitten hallucinated. image 2 (from the file name):
+     * {dog} + its reference's {dog, couch}: dog, couch ok, cat hallucinated. 5 mentions, 2
+     * hallucinated, both captions hallucinate */
+    expect(s, "chair_mentions", 5, 0);
+    expect(s, "chair_hallucinated", 2, 0);
+    expect(s, "chair_i", 0.4, 1e-15);
+    expect(s, "chair_s", 1, 0);
+    expect(s, "n_unscored", 1, 0);
+    expect(s, "n_scored", 1, 0);
+    /* ROUGE-L of the referenced one: LCS "a on a" = 3 of 9 hypothesis / 5 reference tokens:
+     * (1 + 1.2^2)(1/3)(3/5) / (3/5 + 1.2^2 / 3) = 0.488 / 1.08 */
+    expect(s, "rouge_l", 0.488 / 1.08, 1e-15);
+    graft_eval_summary_free(s);
+    graft_eval_preds_free(p, ds.n);
+    graft_eval_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_open_judge) {
     graft_eval_dataset ds = {0};
     ds_from(&ds, GRAFT_DS_GRAFT, "open.jsonl",
@@ -1109,6 +1147,7 @@ Suite *suite_eval_score(void) {
     tcase_add_test(tc, test_vqa);
     tcase_add_test(tc, test_mcq);
     tcase_add_test(tc, test_caption);
+    tcase_add_test(tc, test_caption_chair);
     tcase_add_test(tc, test_open_judge);
     tcase_add_test(tc, test_judge_file);
     tcase_add_test(tc, test_reviews);

@@ -476,13 +476,19 @@ static int has_truth(const graft_eval_sample *s) {
 static int score_type(const graft_eval_dataset *ds, const char *const *preds, graft_task_type t,
                       const graft_eval_score_opts *opt, cJSON *o, graft_error *err) {
     subset ss = {malloc(sizeof(size_t) * ds->n), 0};
-    if (!ss.idx) return NOMEM(err);
+    subset ans = {malloc(sizeof(size_t) * ds->n), 0}; /* answered, ground truth or not (CHAIR) */
+    if (!ss.idx || !ans.idx) {
+        free(ss.idx);
+        free(ans.idx);
+        return NOMEM(err);
+    }
     size_t n = 0, missing = 0, unscored = 0;
     for (size_t i = 0; i < ds->n; i++) {
         const graft_eval_sample *s = &ds->samples[i];
         if (s->type != t) continue;
         n++;
         if (!preds[i]) missing++;
+        else ans.idx[ans.n++] = i;
         if (!has_truth(s)) {
             unscored++;
             continue;
@@ -494,24 +500,29 @@ static int score_type(const graft_eval_dataset *ds, const char *const *preds, gr
         put_num(o, "n_scored", (double)ss.n) || put_num(o, "n_missing", (double)missing) ||
         put_num(o, "n_unscored", (double)unscored)) {
         free(ss.idx);
+        free(ans.idx);
         return NOMEM(err);
     }
-    if (ss.n == 0 && t != GRAFT_TASK_OPEN) {
-        free(ss.idx);
-        return GRAFT_OK; /* nothing to score: counts only */
-    }
+    /* with nothing to score only the counts are written */
     switch (t) {
-    case GRAFT_TASK_YESNO: rc = score_yesno(ds, preds, &ss, o, err); break;
-    case GRAFT_TASK_VQA: rc = score_vqa(ds, preds, &ss, o, err); break;
-    case GRAFT_TASK_MCQ: rc = score_mcq(ds, preds, &ss, opt->mcq_mode, o, err); break;
-    case GRAFT_TASK_CAPTION:
-        rc = score_caption_metrics(ds, preds, &ss, o, err);
-        if (!rc && opt->chair_instances) rc = score_chair(ds, preds, &ss, opt, o, err);
+    case GRAFT_TASK_YESNO:
+        if (ss.n) rc = score_yesno(ds, preds, &ss, o, err);
+        break;
+    case GRAFT_TASK_VQA:
+        if (ss.n) rc = score_vqa(ds, preds, &ss, o, err);
+        break;
+    case GRAFT_TASK_MCQ:
+        if (ss.n) rc = score_mcq(ds, preds, &ss, opt->mcq_mode, o, err);
+        break;
+    case GRAFT_TASK_CAPTION: /* CHAIR needs no reference captions: every answered caption */
+        if (ss.n) rc = score_caption_metrics(ds, preds, &ss, o, err);
+        if (!rc && opt->chair_instances && ans.n) rc = score_chair(ds, preds, &ans, opt, o, err);
         break;
     case GRAFT_TASK_OPEN: rc = score_open(ds, preds, &ss, opt, o, err); break;
     default: rc = graft_error_set(err, GRAFT_E_INVALID, "eval score: bad task type"); break;
     }
     free(ss.idx);
+    free(ans.idx);
     return rc;
 }
 
