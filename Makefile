@@ -81,7 +81,8 @@ $(BUILD)/tests/main.o: $(BUILD)/tests/suites.inc
 $(BUILD)/tests/main.o: CFLAGS_ALL += -I$(BUILD)/tests
 
 $(BUILD)/graft-tests: $(TEST_OBJ) $(BUILD)/libgraft.a
-	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libgraft.a $(OPT) $(CHECK_LIBS) $(LDLIBS_ALL)
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libgraft.a $(OPT) $(CHECK_LIBS) $(LDLIBS_ALL) \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/graft-tests $(BUILD)/graft

@@ -295,6 +295,7 @@ typedef struct graft_mm_params {
     int cache_images;    /* image embeddings kept for reuse (4) */
     int64_t max_pixels;  /* decoded-image limit; 0 = 64 Mpixel */
     int n_threads;       /* for the vision tower when there is no decoder context (2) */
+    int max_images;      /* most images one graft_mm_eval takes (64); more: GRAFT_E_LIMIT */
 } graft_mm_params;
 
 typedef struct graft_mm_timings {

@@ -39,7 +39,7 @@ static double now_ms(void) {
 
 graft_mm_params graft_mm_default_params(void) {
     graft_mm_params p = {.marker = "<image>", .image_mode = GRAFT_MM_MODE_PAD, .cache_images = 4,
-                         .max_pixels = 0, .n_threads = 2};
+                         .max_pixels = 0, .n_threads = 2, .max_images = 64};
     return p;
 }
 
@@ -49,6 +49,7 @@ int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *p
     graft_mm_params p = params ? *params : graft_mm_default_params();
     if (!p.marker || !*p.marker) p.marker = "<image>";
     if (p.cache_images < 1) p.cache_images = 1;
+    if (p.max_images < 1) p.max_images = 64;
     if (p.image_mode < 0 || p.image_mode > 2)
         return graft_error_set(err, GRAFT_E_INVALID, "unknown image mode %d", p.image_mode);
     const int E = ctx ? graft_model_n_embd(ctx->model) : graft_vision_n_embd(v);
@@ -184,6 +185,9 @@ int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *ima
     const size_t mlen = strlen(s->p.marker);
     int n_markers = 0;
     for (const char *p = text; (p = strstr(p, s->p.marker)); p += mlen) n_markers++;
+    if (n_images > s->p.max_images)
+        return graft_error_set(err, GRAFT_E_LIMIT, "the prompt has %d images, more than the limit of %d (max_images)",
+                               n_images, s->p.max_images);
     if (n_markers != n_images)
         return graft_error_set(err, GRAFT_E_INVALID, "the prompt has %d image marker%s (%s) but %d image%s %s given",
                                n_markers, n_markers == 1 ? "" : "s", s->p.marker, n_images,
@@ -199,10 +203,12 @@ int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *ima
         rc = k == 0 && !(flags & GRAFT_MM_EVAL_CONTINUE)
                  ? graft_tokenize(m->vocab, p, (size_t)(q - p), 1, 1, &chunk, &n, err)
                  : graft_tokenize_continue(m->vocab, p, (size_t)(q - p), 1, &chunk, &n, err);
-        for (size_t i = 0; !rc && i < n; i++) rc = graft_ids_push(&ids, chunk[i]);
+        for (size_t i = 0; !rc && i < n; i++)
+            if (graft_ids_push(&ids, chunk[i])) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory for the prompt");
         n_text += (int)n;
         free(chunk);
-        for (int i = 0; !rc && k < n_markers && i < s->n_tok; i++) rc = graft_ids_push(&ids, -1);
+        for (int i = 0; !rc && k < n_markers && i < s->n_tok; i++)
+            if (graft_ids_push(&ids, -1)) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory for the prompt");
         p = q + mlen;
     }
     const int n = (int)ids.n, pos = graft_ctx_pos(s->ctx), n_ctx = graft_ctx_n_ctx(s->ctx);

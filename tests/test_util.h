@@ -31,6 +31,12 @@ void tu_fill(tu_rng *r, float *x, size_t n, float scale);
 double tu_max_abs_err(const char *label, const float *a, const float *b, size_t n, double tol);
 double tu_max_abs(const float *a, size_t n);
 
+/* The failing-allocator hook (tests/alloc_hook.c): after tu_alloc_fail_after(n), the (n+1)-th
+ * malloc/calloc/realloc made by graft or the tests fails once. tu_alloc_disarm() turns it off and
+ * says whether the failure happened (0: the operation needed fewer than n+1 allocations). */
+void tu_alloc_fail_after(long n);
+int tu_alloc_disarm(void);
+
 /* Read a whole file into a malloc'd buffer; NULL on failure. */
 void *tu_read_file(const char *path, size_t *len);
 

@@ -1,0 +1,269 @@
+/* test_hardening.c - failure paths and sharing (issue 8): every allocation of the main entry
+ * points made to fail in turn (the failing-allocator hook in tests/alloc_hook.c) must give an
+ * error and no crash or leak; one loaded model and vision tower shared read-only by several
+ * threads, each with its own contexts, give bit-for-bit the outputs of sequential use. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "graft.h"
+#include "test_util.h"
+#include "tokenizer.h"
+
+#define LLM "tests/fixtures/llava/pair-f32/model.gguf"
+#define MMPROJ "tests/fixtures/llava/pair-f32/mmproj.gguf"
+#define PIXELS "tests/fixtures/llava/pair-f32/pixels.f32"
+#define PROMPT "USER: <image>\nWhat is in the picture? ASSISTANT:"
+#define N_GEN 8
+
+/* ---- allocation failures ------------------------------------------------------------------- */
+
+typedef int (*op_fn)(void *ctx, graft_error *err); /* runs the operation, frees what it made */
+
+/* Fails allocation 0, 1, 2, ... of op until it needs no more; each failing run must return an
+ * error with a message (GRAFT_E_NOMEM unless the failure surfaced as another honest error). */
+static void walk(const char *name, op_fn op, void *ctx) {
+    int n_nomem = 0, n_other = 0;
+    for (long n = 0;; n++) {
+        graft_error err = {0};
+        tu_alloc_fail_after(n);
+        int rc = op(ctx, &err);
+        int failed = tu_alloc_disarm();
+        if (!failed) {
+            ck_assert_msg(rc == GRAFT_OK, "%s: fails with no allocation failure: %s", name, err.msg);
+            printf("alloc-fail %s: %ld allocations, each failure reported (%d as out of memory, %d other)\n",
+                   name, n, n_nomem, n_other);
+            return;
+        }
+        if (rc == GRAFT_OK) continue; /* tolerated (an optional buffer): the op verified its result */
+        ck_assert_msg(err.msg[0], "%s: allocation %ld failed, error without a message", name, n);
+        ck_assert_msg(!strstr(err.msg, "succeeded with different"), "%s: allocation %ld: %s", name, n, err.msg);
+        if (rc == GRAFT_E_NOMEM) n_nomem++;
+        else n_other++;
+        ck_assert_msg(n < 100000, "%s: no end", name);
+    }
+}
+
+static int op_model(void *ctx, graft_error *err) {
+    graft_model *m;
+    int rc = graft_model_load((const char *)ctx, NULL, &m, err);
+    if (!rc) graft_model_free(m);
+    return rc;
+}
+
+static int op_vision(void *ctx, graft_error *err) {
+    graft_vision *v;
+    int rc = graft_vision_load((const char *)ctx, &v, err);
+    if (!rc) graft_vision_free(v);
+    return rc;
+}
+
+typedef struct {
+    graft_model *m;
+    graft_vision *v;
+    float *pixels;
+    int32_t want[N_GEN]; /* greedy ids of the sequential run */
+} shared;
+
+static void load_shared(shared *s) {
+    graft_error err;
+    ck_assert_msg(graft_model_load(LLM, NULL, &s->m, &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_msg(graft_vision_load(MMPROJ, &s->v, &err) == GRAFT_OK, "%s", err.msg);
+    size_t len;
+    s->pixels = tu_read_file(PIXELS, &len);
+    int S = graft_vision_image_size(s->v);
+    ck_assert(s->pixels && len == sizeof(float) * 3 * S * S);
+}
+
+static void free_shared(shared *s) {
+    free(s->pixels);
+    graft_vision_free(s->v);
+    graft_model_free(s->m);
+}
+
+/* One question about one image: a context and a session of its own, greedy N_GEN ids. The
+ * pixels are flipped horizontally `variant` times mod 2 so threads ask about different images. */
+static int answer(const shared *s, int variant, int n_threads, int32_t *out, graft_error *err) {
+    graft_ctx_params cp = graft_ctx_default_params();
+    cp.n_ctx = 128;
+    cp.n_threads = n_threads;
+    graft_ctx *c = NULL;
+    graft_mm *mm = NULL;
+    int S = graft_vision_image_size(s->v);
+    float *px = malloc(sizeof(float) * 3 * S * S);
+    int rc = px ? GRAFT_OK : graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < 3 * S * S; i++) {
+        int x = i % S;
+        px[i] = s->pixels[(variant & 1) ? i - x + (S - 1 - x) : i];
+    }
+    if (!rc) rc = graft_ctx_new(s->m, &cp, &c, err);
+    graft_mm_params mp = graft_mm_default_params();
+    mp.n_threads = n_threads;
+    if (!rc) rc = graft_mm_new(c, s->v, &mp, &mm, err);
+    graft_image_input im = {0};
+    im.pixels = px;
+    if (!rc) rc = graft_mm_eval(mm, PROMPT, &im, 1, NULL, err);
+    for (int k = 0; !rc && k < N_GEN; k++) {
+        const float *lg = graft_ctx_logits(c, -1);
+        int best = 0;
+        for (int j = 1; j < graft_model_n_vocab(s->m); j++)
+            if (lg[j] > lg[best]) best = j;
+        out[k] = best;
+        if (graft_decode(c, &out[k], NULL, 1))
+            rc = graft_error_set(err, GRAFT_E_INVALID, "%s", graft_ctx_last_error(c));
+    }
+    graft_mm_free(mm);
+    graft_ctx_free(c);
+    free(px);
+    return rc;
+}
+
+/* No Check assertion while the hook is armed (Check allocates for each one): results are
+ * compared here and reported as an error code. */
+static int op_answer(void *ctx, graft_error *err) {
+    shared *s = ctx;
+    int32_t got[N_GEN];
+    int rc = answer(s, 0, 1, got, err);
+    if (!rc && memcmp(got, s->want, sizeof got)) /* a tolerated failure must change nothing */
+        rc = graft_error_set(err, GRAFT_E_INVALID, "succeeded with different greedy ids");
+    return rc;
+}
+
+static int op_tokenize(void *ctx, graft_error *err) {
+    shared *s = ctx;
+    int32_t *ids;
+    size_t n;
+    static const char text[] = "What is in the picture? A red circle, \xc3\xa9t\xc3\xa9 2024.";
+    int rc = graft_model_tokenize(s->m, text, sizeof text - 1, 1, 1, &ids, &n, err);
+    if (!rc) free(ids);
+    return rc;
+}
+
+static int op_dataset(void *ctx, graft_error *err) {
+    graft_eval_dataset ds = {0};
+    int rc = graft_eval_read(GRAFT_DS_GRAFT, (const char *)ctx, NULL, &ds, err);
+    graft_eval_dataset_free(&ds);
+    return rc;
+}
+
+START_TEST(test_alloc_failures) {
+    walk("graft_model_load", op_model, LLM);
+    walk("graft_vision_load", op_vision, MMPROJ);
+    shared s;
+    load_shared(&s);
+    graft_error err;
+    ck_assert_msg(answer(&s, 0, 1, s.want, &err) == GRAFT_OK, "%s", err.msg);
+    walk("context + session + image question", op_answer, &s);
+    walk("graft_model_tokenize", op_tokenize, &s);
+    free_shared(&s);
+    const char *jsonl = tu_tmppath("hardening.jsonl");
+    FILE *f = fopen(jsonl, "w");
+    ck_assert(f);
+    fputs("{\"id\": \"q1\", \"type\": \"vqa\", \"image\": \"a.jpg\", \"question\": \"How many?\", \"answers\": [\"2\", \"two\"]}\n"
+          "{\"id\": 5, \"type\": \"mcq\", \"image\": \"b.png\", \"question\": \"Which?\", \"choices\": [\"x\", \"y\"], \"answer\": \"B\", \"category\": \"c\"}\n", f);
+    fclose(f);
+    walk("graft_eval_read (graft JSONL)", op_dataset, (void *)jsonl);
+}
+END_TEST
+
+/* ---- resource limits: each a clear GRAFT_E_LIMIT naming the limit ------------------------- */
+
+START_TEST(test_limits) {
+    shared s;
+    load_shared(&s);
+    graft_error err;
+    graft_ctx_params cp = graft_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 1;
+    graft_ctx *c;
+    ck_assert_msg(graft_ctx_new(s.m, &cp, &c, &err) == GRAFT_OK, "%s", err.msg);
+    graft_mm_params mp = graft_mm_default_params();
+    mp.max_images = 2;
+    mp.max_pixels = 5000;
+    graft_mm *mm;
+    ck_assert_msg(graft_mm_new(c, s.v, &mp, &mm, &err) == GRAFT_OK, "%s", err.msg);
+    graft_image_input im[3] = {{0}};
+    for (int i = 0; i < 3; i++) im[i].pixels = s.pixels;
+    /* more images than max_images */
+    ck_assert_int_eq(graft_mm_eval(mm, "<image><image><image>", im, 3, NULL, &err), GRAFT_E_LIMIT);
+    ck_assert_msg(strstr(err.msg, "max_images"), "%s", err.msg);
+    /* more positions than the context: 2 images x 16 rows + text > 64, and nothing was decoded */
+    ck_assert_int_eq(graft_mm_eval(mm, "USER: <image> and <image>, compare them in detail please. ASSISTANT:",
+                                   im, 2, NULL, &err), GRAFT_E_LIMIT);
+    ck_assert_msg(strstr(err.msg, "context"), "%s", err.msg);
+    ck_assert_int_eq(graft_ctx_pos(c), 0);
+    /* an image over the pixel limit is refused before its pixels are allocated */
+    static unsigned char rgb[100 * 100 * 3];
+    graft_image_input big = {0};
+    big.rgb = rgb, big.w = 100, big.h = 100;
+    ck_assert_int_eq(graft_mm_eval(mm, "<image>", &big, 1, NULL, &err), GRAFT_E_LIMIT);
+    ck_assert_msg(strstr(err.msg, "limit of 5000"), "%s", err.msg);
+    /* a decode past n_ctx changes nothing */
+    int32_t ids[80];
+    for (int i = 0; i < 80; i++) ids[i] = 5;
+    ck_assert_int_eq(graft_decode(c, ids, NULL, 80), GRAFT_E_LIMIT);
+    ck_assert_int_eq(graft_ctx_pos(c), 0);
+    graft_mm_free(mm);
+    graft_ctx_free(c);
+    free_shared(&s);
+}
+END_TEST
+
+/* ---- one model, several threads --------------------------------------------------------------- */
+
+#define N_THREADS 3
+
+typedef struct {
+    const shared *s;
+    int variant;
+    int32_t got[N_GEN];
+    int rc;
+    char msg[GRAFT_ERROR_MAX];
+} job;
+
+static void *run_job(void *arg) {
+    job *j = arg;
+    graft_error err = {0};
+    for (int rep = 0; rep < 2 && !j->rc; rep++) j->rc = answer(j->s, j->variant, 1, j->got, &err);
+    memcpy(j->msg, err.msg, sizeof j->msg);
+    return NULL;
+}
+
+START_TEST(test_shared_model_threads) {
+    shared s;
+    load_shared(&s);
+    int32_t want[2][N_GEN];
+    graft_error err;
+    for (int v = 0; v < 2; v++) ck_assert_msg(answer(&s, v, 1, want[v], &err) == GRAFT_OK, "%s", err.msg);
+    ck_assert_msg(memcmp(want[0], want[1], sizeof want[0]), "the two images should give different answers");
+    job jobs[N_THREADS];
+    pthread_t th[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].s = &s;
+        jobs[i].variant = i;
+        ck_assert(pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N_THREADS; i++) {
+        ck_assert_msg(jobs[i].rc == GRAFT_OK, "thread %d: %s", i, jobs[i].msg);
+        ck_assert_msg(!memcmp(jobs[i].got, want[i & 1], sizeof want[0]),
+                      "thread %d: greedy ids differ from the sequential run", i);
+    }
+    free_shared(&s);
+}
+END_TEST
+
+Suite *suite_hardening(void) {
+    Suite *su = suite_create("hardening");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_alloc_failures);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_shared_model_threads);
+    suite_add_tcase(su, tc);
+    return su;
+}
