@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      kernel benchmarks; tables go to bench/results/
 #   make install PREFIX=/usr/local
+#   make valgrind   the CLI's commands under valgrind memcheck (tests/valgrind.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer harness in tests/fuzz/ for N seconds (clang)
 
 CC      ?= cc
@@ -43,11 +44,11 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
-.PHONY: all lib test bench install deps demo clean help fuzz fuzz-seeds
+.PHONY: all lib test bench install deps demo clean help fuzz fuzz-seeds valgrind
 all: $(BUILD)/libgraft.a $(BUILD)/libgraft.so $(BUILD)/graft
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c
 	@mkdir -p $(dir $@)
@@ -164,6 +165,11 @@ fuzz:
 	  fi; \
 	  echo "fuzz $$h: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_BUILD)/$$h.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no crash"; \
 	done
+
+valgrind:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS=valgrind
+	@$(MAKE) --no-print-directory $(BUILD)/graft
+	tests/valgrind.sh $(BUILD)/graft
 
 fuzz-seeds: $(BUILD)/libgraft.a
 	$(CC) $(CFLAGS_ALL) tests/fuzz/make_seeds.c $(BUILD)/libgraft.a $(LDLIBS_ALL) -o $(BUILD)/make_seeds
