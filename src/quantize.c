@@ -280,11 +280,10 @@ static int stream_tensor(void *ctx, gguf_stream *s) {
             size_t n = t->nbytes - off < PANEL_BYTES ? t->nbytes - off : PANEL_BYTES;
             rc = gguf_stream_write(s, (const unsigned char *)t->data + off, n);
         }
-    } else {
+    } else if (t->nbytes) {
         const int64_t cols = t->ne[0];
         int64_t rows = 1;
         for (int d = 1; d < t->n_dims; d++) rows *= t->ne[d];
-        if (!cols) rows = 0;
         const int64_t ne_row[4] = {cols, 1, 1, 1};
         const size_t src_row = type_bytes(t->type, ne_row, 1), dst_row = type_bytes(j->dst, ne_row, 1);
         int64_t panel = dst_row ? (int64_t)(PANEL_BYTES / dst_row) : 1;

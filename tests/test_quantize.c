@@ -109,8 +109,8 @@ static int check_tensors(const graft_gguf *in, const graft_gguf *out, const int 
         ck_assert_msg(b.type == want[i], "%s: type %s, want %s", a.name, graft_ggml_type_name(b.type),
                       graft_ggml_type_name(want[i]));
         size_t n;
-        void *ref = a.type == b.type ? NULL : ref_convert(&a, b.type, &n);
-        if (!ref) n = a.nbytes;
+        void *ref = a.type == b.type || !a.nbytes ? NULL : ref_convert(&a, b.type, &n);
+        if (!ref) n = a.nbytes; /* unchanged, or empty */
         ck_assert_uint_eq(b.nbytes, n);
         const unsigned char *x = ref ? ref : a.data, *y = b.data;
         size_t first = n;
@@ -494,6 +494,8 @@ START_TEST(test_kv_copy_all_types) {
     tu_fill(&r, data, 128, 1.0f);
     const int64_t ne[2] = {64, 2};
     gguf_writer_add_tensor(w, "blk.0.attn_q.weight", GRAFT_TYPE_F32, 2, ne, data, sizeof data, 0);
+    const int64_t ne0[2] = {64, 0}; /* an empty matrix converts to an empty Q8_0 one */
+    gguf_writer_add_tensor(w, "blk.0.attn_k.weight", GRAFT_TYPE_F32, 2, ne0, NULL, 0, 0);
     const char *in = tu_tmppath("kv.gguf"), *out = tu_tmppath("kv-q8.gguf");
     graft_error e;
     ck_assert_msg(gguf_writer_write(w, in, &e) == GRAFT_OK, "%s", e.msg);
@@ -519,6 +521,8 @@ START_TEST(test_kv_copy_all_types) {
     graft_gguf_value sv = graft_gguf_kv_value(b, graft_gguf_find_kv(b, "k.arr_str"));
     graft_gguf_value s2 = graft_gguf_arr_get(b, &sv, 2);
     ck_assert(s2.len == 5 && !memcmp(s2.str, "hello", 5));
+    int want[2] = {GRAFT_TYPE_Q8_0, GRAFT_TYPE_Q8_0};
+    ck_assert_int_eq(check_tensors(a, b, want), 2);
     uint32_t ft;
     ck_assert_int_eq(graft_gguf_get_u32(b, "general.file_type", &ft, &e), GRAFT_OK);
     ck_assert_uint_eq(ft, 7);
