@@ -1,6 +1,7 @@
 /* test_eval_score.c - suite eval_score: summaries of every task type on small hand-made data
  * (values worked out by hand in the comments), the answer-file readers, POPE labels by position,
- * LLaVA-Bench review printouts, atomic writes, the variant comparison, the --task table and
+ * LLaVA-Bench review printouts, atomic writes, the variant comparison, the --task table,
+ * every allocation failing in turn (tests/alloc_hook.c) and
  * `graft eval --score-only`; plus the official scripts' golden values (../shared/metrics) reached
  * through the answer files and graft_eval_score. */
 #include <check.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "dataset.h"
+#include "error.h"
 #include "score.h"
 #include "tasks.h"
 #include "test_util.h"
@@ -696,6 +698,117 @@ START_TEST(test_all_missing) {
 }
 END_TEST
 
+/* ---- allocation failures (tests/alloc_hook.c) ---------------------------------------------- */
+
+typedef int (*op_fn)(void *ctx, graft_error *err);
+
+static void walk(const char *name, op_fn op, void *ctx) {
+    for (long n = 0;; n++) {
+        graft_error err = {0};
+        tu_alloc_fail_after(n);
+        int rc = op(ctx, &err);
+        int failed = tu_alloc_disarm();
+        if (!failed) {
+            ck_assert_msg(rc == GRAFT_OK, "%s: fails with no allocation failure: %s", name, err.msg);
+            return;
+        }
+        if (rc == GRAFT_OK) continue;
+        ck_assert_msg(err.msg[0], "%s: allocation %ld failed, error without a message", name, n);
+        ck_assert_msg(n < 100000, "%s: no end", name);
+    }
+}
+
+typedef struct {
+    const char *data, *preds, *task, *chair, *syn, *judge, *dir;
+} score_case;
+
+static int op_score(void *ctx, graft_error *err) {
+    const score_case *c = ctx;
+    graft_eval_dataset ds = {0};
+    char **p = NULL;
+    double *jr = NULL, *jm = NULL;
+    graft_eval_summary *s = NULL;
+    int rc = graft_eval_read(GRAFT_DS_GRAFT, c->data, NULL, &ds, err);
+    if (!rc) rc = graft_eval_read_predictions(c->preds, &ds, 0, &p, err);
+    if (!rc && c->judge) rc = graft_eval_read_judge_scores(c->judge, &ds, &jr, &jm, err);
+    graft_eval_score_opts o = graft_eval_score_default_opts();
+    o.task = c->task;
+    o.chair_instances = c->chair;
+    o.chair_synonyms = c->syn;
+    o.judge_ref = jr;
+    o.judge_model = jm;
+    if (!rc) rc = graft_eval_score(&ds, (const char *const *)p, &o, &s, err);
+    if (!rc) {
+        char *j = graft_eval_summary_json(s), *m = graft_eval_summary_markdown(s);
+        if (!j || !m) rc = graft_error_set(err, GRAFT_E_NOMEM, "render");
+        free(j);
+        free(m);
+    }
+    if (!rc && c->dir) rc = graft_eval_summary_write(s, c->dir, err);
+    if (!rc && c->dir) {
+        const graft_eval_summary *sums[2] = {s, s};
+        const char *names[2] = {"a", "b"};
+        const char *const *pv[2] = {(const char *const *)p, (const char *const *)p};
+        rc = graft_eval_compare_write(&ds, names, sums, pv, 2, c->dir, err);
+    }
+    graft_eval_summary_free(s);
+    graft_eval_preds_free(p, ds.n);
+    free(jr);
+    free(jm);
+    graft_eval_dataset_free(&ds);
+    return rc;
+}
+
+static int op_reviews(void *ctx, graft_error *err) {
+    graft_eval_summary *s = NULL;
+    int rc = graft_eval_score_reviews((const char *)ctx, &s, err);
+    graft_eval_summary_free(s);
+    return rc;
+}
+
+START_TEST(test_alloc_failures) {
+    /* tu_tmppath's buffers rotate: keep copies */
+    char syn[600], inst[600], judge[600], out[600];
+    snprintf(syn, sizeof syn, "%s", tu_tmppath("syn.txt"));
+    snprintf(inst, sizeof inst, "%s", tu_tmppath("boxes.jsonl"));
+    snprintf(judge, sizeof judge, "%s", tu_tmppath("judge.jsonl"));
+    snprintf(out, sizeof out, "%s", tu_tmppath("af-out"));
+    write_file(syn, "person, man, people\ndog, puppy\ncat\nhot dog\n");
+    write_file(inst, "{\"id\": 42, \"captions\": [\"a man\"], \"instances\": [{\"category\": \"dog\"}]}\n");
+    struct { const char *data, *preds, *task; } t[] = {
+        {"{\"id\":1,\"type\":\"yesno\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"yes\",\"category\":\"A\"}\n"
+         "{\"id\":2,\"type\":\"yesno\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"no\",\"category\":\"B\"}\n",
+         "{\"id\":1,\"prediction\":\"yes\"}\n{\"id\":2,\"prediction\":\"no\"}\n", "pope"},
+        {"{\"id\":1,\"type\":\"vqa\",\"image\":\"a.png\",\"question\":\"q\",\"answers\":[\"a\",\"b\"],\"category\":\"A\"}\n",
+         "{\"question_id\":1,\"text\":\"a\"}\n", NULL},
+        {"{\"id\":1,\"type\":\"mcq\",\"image\":\"a.png\",\"question\":\"q\",\"choices\":[\"x\",\"y\"],\"answer\":\"A\",\"category\":\"A\"}\n",
+         "{\"question_id\":1,\"text\":\"A\"}\n", NULL},
+        {"{\"id\":42,\"type\":\"caption\",\"image\":\"a.png\",\"answers\":[\"a man and a dog\",\"a puppy\"]}\n",
+         "[{\"image_id\": 42, \"caption\": \"a man with a cat\"}]", NULL},
+        {"{\"id\":1,\"type\":\"open\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"a b c\",\"category\":\"conv\"}\n",
+         "{\"id\":1,\"prediction\":\"a b\"}\n", NULL},
+        {"{\"id\":1,\"type\":\"yesno\",\"image\":\"a.png\",\"question\":\"q\",\"answer\":\"yes\"}\n"
+         "{\"id\":2,\"type\":\"vqa\",\"image\":\"a.png\",\"question\":\"q\",\"answers\":[\"a\"]}\n",
+         "{\"id\":1,\"prediction\":\"yes\"}\n{\"id\":2,\"prediction\":\"a\"}\n", NULL},
+    };
+    write_file(judge, "{\"question_id\": 1, \"tuple\": [8, 6]}\n");
+    char dpath[600], ppath[600];
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        snprintf(dpath, sizeof dpath, "%s", tu_tmppath("af.jsonl"));
+        snprintf(ppath, sizeof ppath, "%s", tu_tmppath("af.pred"));
+        write_file(dpath, t[i].data);
+        write_file(ppath, t[i].preds);
+        score_case c = {dpath, ppath, t[i].task, i == 3 ? inst : NULL, syn, i == 4 ? judge : NULL, out};
+        char name[32];
+        snprintf(name, sizeof name, "score case %zu", i);
+        walk(name, op_score, &c);
+    }
+    const char *rv = tu_tmppath("rv.jsonl");
+    write_file(rv, "{\"question_id\": 1, \"category\": \"b\", \"tuple\": [8, 4]}\n{\"question_id\": 2, \"category\": \"a\", \"tuple\": [6, 6]}\n");
+    walk("reviews", op_reviews, (void *)rv);
+}
+END_TEST
+
 /* ---- the CLI ------------------------------------------------------------------------------ */
 
 /* stdout of a command (NULL when GRAFT_CLI is unset); *status receives the exit status */
@@ -1162,6 +1275,7 @@ Suite *suite_eval_score(void) {
     tcase_add_test(tc, test_tasks);
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_all_missing);
+    tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_cli_reviews);
     tcase_add_test(tc, test_golden_pope);
