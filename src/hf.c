@@ -119,6 +119,13 @@ static void permute_rows(const unsigned char *src, unsigned char *dst, int n_hea
                        src + ((size_t)h * hd + (size_t)j * (hd / 2) + i) * row_bytes, row_bytes);
 }
 
+/* The writer's first failure (out of memory, in practice), as this directory's error. */
+static int writer_error(builder *B) {
+    graft_error we = {0};
+    int rc = gguf_writer_error(B->w, &we);
+    return rc ? graft_error_set(B->err, rc, "%s: %s", B->dir, we.msg) : GRAFT_OK;
+}
+
 static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
     char gname[96], hrel[128], hname[256], sb[96], wb[96];
     snprintf(gname, sizeof gname, e->gguf, layer);
@@ -175,7 +182,7 @@ static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
         memcpy(d, data, nbytes);
         data = d;
     }
-    return gguf_writer_add_tensor(B->w, gname, type, n_dims, s.ne, data, nbytes, 0);
+    return gguf_writer_add_tensor(B->w, gname, type, n_dims, s.ne, data, nbytes, 0) ? writer_error(B) : GRAFT_OK;
 }
 
 static int add_table(builder *B, const hf_map_entry *tab, int n_layer, int skip_head) {
@@ -352,7 +359,7 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
     }
     builder B = {dir, &cfg, layout, w, own, {"", "", "", ""}, err};
     if (!rc) rc = build(&B, part);
-    if (!rc) rc = gguf_writer_error(w, err);
+    if (!rc) rc = writer_error(&B);
     unsigned char *image = NULL;
     size_t size = 0;
     const void **data = NULL;
