@@ -152,6 +152,9 @@ static int op_dataset(void *ctx, graft_error *err) {
 START_TEST(test_alloc_failures) {
     walk("graft_model_load", op_model, LLM);
     walk("graft_vision_load", op_vision, MMPROJ);
+    walk("graft_model_load (HF directory)", op_model, "tests/fixtures/hf/llava-pair");
+    walk("graft_vision_load (HF directory)", op_vision, "tests/fixtures/hf/llava-pair");
+    walk("graft_model_load (HF directory, sharded bf16)", op_model, "tests/fixtures/hf/llava-pair-bf16");
     shared s;
     load_shared(&s);
     graft_error err;
