@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "error.h"
+#include "quantize.h"
 #include "graft.h"
 #include "test_util.h"
 #include "tokenizer.h"
@@ -149,6 +151,12 @@ static int op_dataset(void *ctx, graft_error *err) {
     return rc;
 }
 
+static int op_quantize(void *ctx, graft_error *err) {
+    graft_quant_params p = graft_quant_default_params();
+    p.type = GRAFT_TYPE_Q4_0;
+    return graft_quant_file((const char *)ctx, tu_tmppath("hardening-q4.gguf"), &p, err);
+}
+
 START_TEST(test_alloc_failures) {
     walk("graft_model_load", op_model, LLM);
     walk("graft_vision_load", op_vision, MMPROJ);
@@ -169,6 +177,9 @@ START_TEST(test_alloc_failures) {
           "{\"id\": 5, \"type\": \"mcq\", \"image\": \"b.png\", \"question\": \"Which?\", \"choices\": [\"x\", \"y\"], \"answer\": \"B\", \"category\": \"c\"}\n", f);
     fclose(f);
     walk("graft_eval_read (graft JSONL)", op_dataset, (void *)jsonl);
+    walk("graft_quant_file (q4_0)", op_quantize, LLM);
+    struct stat st;
+    ck_assert(stat(tu_tmppath("hardening-q4.gguf.tmp"), &st) != 0); /* no temp file left behind */
 }
 END_TEST
 
