@@ -3,9 +3,14 @@
  * error and no crash or leak; one loaded model and vision tower shared read-only by several
  * threads, each with its own contexts, give bit-for-bit the outputs of sequential use. */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "dataset.h"
@@ -271,6 +276,105 @@ START_TEST(test_shared_model_threads) {
 }
 END_TEST
 
+/* ---- graft eval killed with SIGKILL mid-run, then --resume ----------------------------------- */
+
+static const char *cli_path(char *buf, size_t cap) {
+    const char *p = getenv("GRAFT_CLI");
+    if (!p || !*p) p = "build/graft";
+    if (p[0] == '/') return p;
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(buf, cap, "%s/%s", cwd, p);
+    return buf;
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The "id\tprediction" pairs of a predictions.jsonl, sorted, one per line (via cJSON-free text
+ * handling: the runner writes one JSON object per line with "id" first). */
+static char *sorted_lines(const char *path) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sort '%s' > '%s.sorted'", path, path);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.sorted", path);
+    size_t n;
+    char *b = tu_read_file(cmd, &n);
+    ck_assert_ptr_nonnull(b);
+    char *s = malloc(n + 1);
+    memcpy(s, b, n);
+    s[n] = 0;
+    free(b);
+    return s;
+}
+
+START_TEST(test_eval_kill_resume) {
+    char buf[1200], cmd[4096];
+    const char *graft = cli_path(buf, sizeof buf);
+    const char *w = tu_tmppath("kill-world");
+    snprintf(cmd, sizeof cmd, "'%s' world --seed 11 --n 400 -o '%s' > /dev/null", graft, w);
+    ck_assert_int_eq(system(cmd), 0);
+    char data[1024], full[1024], killed[1024];
+    snprintf(data, sizeof data, "%s/pope_random.jsonl", w);
+    snprintf(full, sizeof full, "%s", tu_tmppath("kill-full"));
+    snprintf(killed, sizeof killed, "%s", tu_tmppath("kill-killed"));
+    const int total = count_lines(data);
+    ck_assert_int_gt(total, 100);
+    /* the reference: one uninterrupted run */
+    snprintf(cmd, sizeof cmd,
+             "'%s' eval -m " LLM " --mmproj " MMPROJ " --task yesno --data '%s' --images '%s' -o '%s' "
+             "--max-new-tokens 4 -t 1 --image-mode resize > /dev/null 2>&1", graft, data, w, full);
+    ck_assert_int_eq(system(cmd), 0);
+    /* the same run, killed with SIGKILL once some predictions are on disk */
+    char pred[1100];
+    snprintf(pred, sizeof pred, "%s/predictions.jsonl", killed);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1), dup2(devnull, 2);
+        execl(graft, graft, "eval", "-m", LLM, "--mmproj", MMPROJ, "--task", "yesno", "--data", data,
+              "--images", w, "-o", killed, "--max-new-tokens", "4", "-t", "1", "--image-mode", "resize",
+              (char *)NULL);
+        _exit(127);
+    }
+    int done_at_kill = 0;
+    for (int tries = 0; tries < 20000; tries++) {
+        done_at_kill = count_lines(pred);
+        if (done_at_kill >= 10) break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFSIGNALED(st), "the run ended before it could be killed (%d of %d done)", done_at_kill, total);
+    const int on_disk = count_lines(pred);
+    struct stat sb;
+    ck_assert_msg(stat(tu_tmppath("kill-killed/summary.json"), &sb) != 0, "a killed run left a summary");
+    printf("eval kill -9: killed with %d of %d predictions on disk\n", on_disk, total);
+    ck_assert_int_lt(on_disk, total);
+    /* resume: completes the set; every sample once; the same predictions as the uninterrupted run */
+    snprintf(cmd, sizeof cmd,
+             "'%s' eval -m " LLM " --mmproj " MMPROJ " --task yesno --data '%s' --images '%s' -o '%s' "
+             "--max-new-tokens 4 -t 1 --image-mode resize --resume > /dev/null 2>&1", graft, data, w, killed);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(count_lines(pred), total);
+    char fp[1100];
+    snprintf(fp, sizeof fp, "%s/predictions.jsonl", full);
+    char *a = sorted_lines(fp), *b = sorted_lines(pred);
+    ck_assert_msg(!strcmp(a, b), "resumed predictions differ from an uninterrupted run");
+    free(a), free(b);
+    ck_assert_int_eq(stat(tu_tmppath("kill-killed/summary.json"), &sb), 0);
+}
+END_TEST
+
 Suite *suite_hardening(void) {
     Suite *su = suite_create("hardening");
     TCase *tc = tcase_create("core");
@@ -278,6 +382,7 @@ Suite *suite_hardening(void) {
     tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_shared_model_threads);
+    tcase_add_test(tc, test_eval_kill_resume);
     suite_add_tcase(su, tc);
     return su;
 }
