@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "graft.h"
+#include "hf.h"
 
 #define STR_SHOW 64 /* bytes of a string shown in text mode before it is cut */
 
@@ -20,10 +21,12 @@ typedef struct opts {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: graft inspect [options] FILE.gguf\n"
+            "usage: graft inspect [options] FILE.gguf | HF_DIR\n"
             "\n"
             "Prints a GGUF file's header, metadata and tensor table. The file is validated as a\n"
-            "whole first; a broken file gives one line on stderr and exit status 1.\n"
+            "whole first; a broken file gives one line on stderr and exit status 1. For a Hugging\n"
+            "Face directory it prints the GGUF views graft reads it as (decoder, then vision tower;\n"
+            "--json: an array of the two).\n"
             "\n"
             "options:\n"
             "  --json          print JSON instead of text\n"
@@ -356,16 +359,30 @@ int cli_inspect(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    graft_gguf *g;
-    graft_error err;
-    if (graft_gguf_open(o.path, &g, &err) != GRAFT_OK) {
-        fprintf(stderr, "graft inspect: %s\n", err.msg);
-        return 1;
-    }
+    /* a Hugging Face directory: the in-memory GGUF views graft runs (the decoder, then the
+     * vision tower when there is one), with llama.cpp's key and tensor names */
+    const int hf = graft_hf_path_is_dir(o.path);
     int rc = 0;
-    if (o.json) rc = print_json(stdout, g, &o);
-    else print_text(stdout, g, &o);
-    graft_gguf_close(g);
+    for (int part = 0; part < (hf ? 2 : 1) && !rc; part++) {
+        graft_gguf *g;
+        graft_error err;
+        int orc = hf ? graft_hf_open_gguf(o.path, (graft_hf_part)part, GRAFT_HF_NATIVE, &g, &err)
+                     : graft_gguf_open(o.path, &g, &err);
+        if (orc == GRAFT_E_NOTFOUND && part == 1) break; /* no vision tower */
+        if (orc != GRAFT_OK) {
+            fprintf(stderr, "graft inspect: %s\n", err.msg);
+            return 1;
+        }
+        if (o.json) {
+            if (hf) fputs(part ? ",\n" : "[\n", stdout);
+            rc = print_json(stdout, g, &o);
+        } else {
+            if (part) fputs("\n", stdout);
+            print_text(stdout, g, &o);
+        }
+        graft_gguf_close(g);
+    }
+    if (o.json && hf && !rc) fputs("]\n", stdout);
     if (rc) fprintf(stderr, "graft inspect: out of memory building the JSON output\n");
     if (fflush(stdout) != 0) rc = 1;
     return rc;

@@ -16,8 +16,10 @@
 #define STB_IMAGE_WRITE_STATIC /* no stbi_write_* symbol leaves libgraft */
 #define STBI_WRITE_NO_STDIO    /* files are written here, so errors can name them */
 #if defined(__GNUC__)
-#pragma GCC diagnostic push
+/* stb declares static functions it never defines with STBI_WRITE_NO_STDIO (stbi_write_hdr_to_func
+ * ...); gcc reports those at the end of the file, after a pop, so this one stays off file-wide */
 #pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
