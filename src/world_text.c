@@ -11,39 +11,14 @@
 #define GRAFT_WORLD_INTERNAL
 #include "error.h"
 #include "world.h"
+#include "strbuf.h"
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->p && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
-        size_t cap = (b->cap ? b->cap * 2 : 128) + (size_t)k;
-        char *q = realloc(b->p, cap);
-        if (!q) { b->oom = 1; return; }
-        b->p = q;
-        b->cap = cap;
-    }
-}
-
 /* Takes the buffer's text (first letter upper-cased when cap is set); NULL on allocation failure. */
-static char *sb_take(sbuf *b, int cap) {
-    char *s = b->oom ? NULL : b->p;
-    if (b->oom) free(b->p);
+static char *sb_take(graft_sb *b, int cap) {
+    char *s = graft_sb_take(b);
     if (s && cap && s[0] >= 'a' && s[0] <= 'z') s[0] = (char)(s[0] - 'a' + 'A');
-    memset(b, 0, sizeof *b);
     return s;
 }
 
@@ -58,9 +33,9 @@ static const char *article(const char *word) { return strchr("aeiou", word[0]) ?
 #define PHRASE(o) graft_world_cell_phrase((o)->row, (o)->col)
 
 /* "a large red circle at the top left" (full) or "a red circle" */
-static void sb_obj(sbuf *b, const graft_world_object *o, int full) {
-    if (full) sb_add(b, "a %s %s %s %s", SIZE(o), COLOR(o), SHAPE(o), PHRASE(o));
-    else sb_add(b, "%s %s %s", article(COLOR(o)), COLOR(o), SHAPE(o));
+static void sb_obj(graft_sb *b, const graft_world_object *o, int full) {
+    if (full) graft_sb_printf(b, "a %s %s %s %s", SIZE(o), COLOR(o), SHAPE(o), PHRASE(o));
+    else graft_sb_printf(b, "%s %s %s", article(COLOR(o)), COLOR(o), SHAPE(o));
 }
 
 /* separator before item i of n in "x, y and z" */
@@ -208,38 +183,38 @@ static int pick_by_shape(world_rng *g, const graft_world_scene *s, int *by) {
 
 static void captions(emitter *e, const graft_world_scene *s, world_rng *g) {
     char *ref[3];
-    sbuf b = {0};
+    graft_sb b = {0};
     /* 0: every object, its size and its place, in scene order */
     for (int i = 0; i < s->n; i++) {
-        sb_add(&b, "%s", sep(i, s->n));
+        graft_sb_printf(&b, "%s", sep(i, s->n));
         sb_obj(&b, &s->obj[i], 1);
     }
-    sb_add(&b, ".");
+    graft_sb_printf(&b, ".");
     ref[0] = sb_take(&b, 1);
     /* 1: a relation between the first two, the others by place */
     if (s->n == 1) {
-        sb_add(&b, "one %s %s %s on a gray background.", SIZE(&s->obj[0]), COLOR(&s->obj[0]),
+        graft_sb_printf(&b, "one %s %s %s on a gray background.", SIZE(&s->obj[0]), COLOR(&s->obj[0]),
                SHAPE(&s->obj[0]));
     } else {
         int rel = pick_rel(g, &s->obj[0], &s->obj[1], 1);
         sb_obj(&b, &s->obj[0], 0);
-        sb_add(&b, " %s ", rel_words[rel]);
+        graft_sb_printf(&b, " %s ", rel_words[rel]);
         sb_obj(&b, &s->obj[1], 0);
         for (int i = 2; i < s->n; i++) {
-            sb_add(&b, "%s", i == 2 ? ", and " : i == s->n - 1 ? " and " : ", ");
+            graft_sb_printf(&b, "%s", i == 2 ? ", and " : i == s->n - 1 ? " and " : ", ");
             sb_obj(&b, &s->obj[i], 0);
-            sb_add(&b, " %s", PHRASE(&s->obj[i]));
+            graft_sb_printf(&b, " %s", PHRASE(&s->obj[i]));
         }
-        sb_add(&b, ".");
+        graft_sb_printf(&b, ".");
     }
     ref[1] = sb_take(&b, 1);
     /* 2: the count, then the objects */
-    sb_add(&b, "%s %s: ", numbers[s->n], s->n == 1 ? "shape" : "shapes");
+    graft_sb_printf(&b, "%s %s: ", numbers[s->n], s->n == 1 ? "shape" : "shapes");
     for (int i = 0; i < s->n; i++) {
-        sb_add(&b, "%s", sep(i, s->n));
+        graft_sb_printf(&b, "%s", sep(i, s->n));
         sb_obj(&b, &s->obj[i], 0);
     }
-    sb_add(&b, ".");
+    graft_sb_printf(&b, ".");
     ref[2] = sb_take(&b, 1);
     emit(e, GRAFT_TASK_CAPTION, NULL, ref, 3, 1, NULL, 0, NULL);
 }
@@ -359,19 +334,19 @@ static const char *const describe_prompts[3] = {
     "Describe the image.", "What do you see in this image?", "Describe the shapes in the picture."};
 
 static void open_turns(emitter *e, const graft_world_scene *s, world_rng *g) {
-    sbuf b = {0};
+    graft_sb b = {0};
     if (s->n == 1) {
-        sb_add(&b, "there is one shape on a gray background. It is ");
+        graft_sb_printf(&b, "there is one shape on a gray background. It is ");
         sb_obj(&b, &s->obj[0], 1);
-        sb_add(&b, ".");
+        graft_sb_printf(&b, ".");
     } else {
-        sb_add(&b, "there are %s shapes on a gray background. ", numbers[s->n]);
+        graft_sb_printf(&b, "there are %s shapes on a gray background. ", numbers[s->n]);
         for (int i = 0; i < s->n; i++) {
             const graft_world_object *o = &s->obj[i];
-            sb_add(&b, "%s%s %s %s %s is %s", i == 0 ? "" : i == s->n - 1 ? " and " : ", ",
+            graft_sb_printf(&b, "%s%s %s %s %s is %s", i == 0 ? "" : i == s->n - 1 ? " and " : ", ",
                    i == 0 ? "A" : "a", SIZE(o), COLOR(o), SHAPE(o), PHRASE(o));
         }
-        sb_add(&b, ".");
+        graft_sb_printf(&b, ".");
     }
     char *ans = sb_take(&b, 1);
     emit(e, GRAFT_TASK_OPEN, dupstr(describe_prompts[world_rng_below(g, 3)]), &ans, 1, 1, NULL,
@@ -379,10 +354,10 @@ static void open_turns(emitter *e, const graft_world_scene *s, world_rng *g) {
 
     int i = (int)world_rng_below(g, (uint64_t)s->n);
     const graft_world_object *o = &s->obj[i];
-    sb_add(&b, "the %s %s is %s and it is %s.", COLOR(o), SHAPE(o), SIZE(o), PHRASE(o));
+    graft_sb_printf(&b, "the %s %s is %s and it is %s.", COLOR(o), SHAPE(o), SIZE(o), PHRASE(o));
     if (s->n >= 2) {
         const graft_world_object *other = &s->obj[(i + 1) % s->n];
-        sb_add(&b, " It is %s the %s %s.", rel_words[pick_rel(g, o, other, 1)], COLOR(other),
+        graft_sb_printf(&b, " It is %s the %s %s.", rel_words[pick_rel(g, o, other, 1)], COLOR(other),
                SHAPE(other));
     }
     ans = sb_take(&b, 1);

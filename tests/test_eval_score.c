@@ -416,7 +416,7 @@ START_TEST(test_read_predictions) {
     ck_assert_ptr_nonnull(strstr(e.msg, "not an answer file"));
     write_file(path, "");
     ck_assert_int_eq(graft_eval_read_predictions(path, &ds, 0, &p, &e), GRAFT_E_FORMAT);
-    ck_assert_int_eq(graft_eval_read_predictions(tu_tmppath("nope"), &ds, 0, &p, &e), GRAFT_E_IO);
+    ck_assert_int_eq(graft_eval_read_predictions(tu_tmppath("nope"), &ds, 0, &p, &e), GRAFT_E_NOTFOUND);
     graft_eval_dataset_free(&ds);
 }
 END_TEST

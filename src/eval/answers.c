@@ -4,6 +4,7 @@
  * summarize_gpt_review.py prints them. Formats: docs/eval.md, "Summaries and --score-only". */
 #define GRAFT_EVAL_SCORE_INTERNAL
 #define GRAFT_EVAL_DATASET_INTERNAL
+#include "fileio.h"
 #include "score.h"
 
 #include <cjson/cJSON.h>
@@ -18,41 +19,10 @@
 
 #define NOMEM(err) graft_error_set(err, GRAFT_E_NOMEM, "answers: out of memory")
 
+/* The whole file, NUL-terminated (fileio.h: sized by fstat, at most GRAFT_EVAL_MAX_FILE). */
 static char *slurp(const char *path, size_t *len, graft_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        graft_error_set(err, GRAFT_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        size_t r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (n + 1 < cap) break;
-        char *nb = realloc(b, cap * 2);
-        if (!nb) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b) {
-        NOMEM(err);
-        return NULL;
-    }
-    if (bad) {
-        free(b);
-        graft_error_set(err, GRAFT_E_IO, "%s: read error", path);
-        return NULL;
-    }
-    b[n] = '\0';
-    *len = n;
-    return b;
+    char *buf;
+    return graft_file_read(path, GRAFT_EVAL_MAX_FILE, &buf, len, err) ? NULL : buf;
 }
 
 /* One value spanning exactly [p, p+n) (trailing blanks allowed), or NULL. */

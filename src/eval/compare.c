@@ -13,6 +13,7 @@
 #include "caption.h"
 #include "error.h"
 #include "metrics.h"
+#include "strbuf.h"
 
 #define NOMEM(err) graft_error_set(err, GRAFT_E_NOMEM, "compare: out of memory")
 
@@ -82,45 +83,15 @@ static char *norm_answer(const graft_eval_sample *s, const char *a) {
     }
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0 || b->n + (size_t)k + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (k >= 0 && cap < b->n + (size_t)k + 1) cap *= 2;
-        char *p = k < 0 ? NULL : realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
-
 /* a CSV field: quoted when it holds a comma, quote or newline */
-static void csv_field(sbuf *b, const char *s) {
+static void csv_field(graft_sb *b, const char *s) {
     if (!strpbrk(s, ",\"\n\r")) {
-        sb(b, "%s", s);
+        graft_sb_printf(b, "%s", s);
         return;
     }
-    sb(b, "\"");
-    for (const char *p = s; *p; p++) sb(b, *p == '"' ? "\"\"" : "%c", *p);
-    sb(b, "\"");
+    graft_sb_printf(b, "\"");
+    for (const char *p = s; *p; p++) graft_sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
+    graft_sb_printf(b, "\"");
 }
 
 int graft_eval_compare_write(const graft_eval_dataset *ds, const char *const *names,
@@ -130,7 +101,7 @@ int graft_eval_compare_write(const graft_eval_dataset *ds, const char *const *na
     if (!ds || !names || !sums || !preds || n < 1 || !dir)
         return graft_error_set(err, GRAFT_E_INVALID, "compare: bad arguments");
     paths p = {0};
-    sbuf md = {0}, csv = {0};
+    graft_sb md = {0}, csv = {0};
     double *agree = calloc((size_t)n * (size_t)n, sizeof *agree);
     size_t *both = calloc((size_t)n * (size_t)n, sizeof *both);
     char **norm = calloc((size_t)n, sizeof *norm);
@@ -158,64 +129,64 @@ int graft_eval_compare_write(const graft_eval_dataset *ds, const char *const *na
     }
 
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(sums[0]->root, "task");
-    sb(&md, "# graft eval comparison: %s\n\n| metric |", cJSON_IsString(task) ? task->valuestring : "?");
-    sb(&csv, "metric");
+    graft_sb_printf(&md, "# graft eval comparison: %s\n\n| metric |", cJSON_IsString(task) ? task->valuestring : "?");
+    graft_sb_printf(&csv, "metric");
     for (int v = 0; v < n; v++) {
-        sb(&md, " %s |", names[v]);
-        sb(&csv, ",");
+        graft_sb_printf(&md, " %s |", names[v]);
+        graft_sb_printf(&csv, ",");
         csv_field(&csv, names[v]);
     }
-    sb(&md, "\n|---|");
-    for (int v = 0; v < n; v++) sb(&md, "---|");
-    sb(&md, "\n");
-    sb(&csv, "\n");
+    graft_sb_printf(&md, "\n|---|");
+    for (int v = 0; v < n; v++) graft_sb_printf(&md, "---|");
+    graft_sb_printf(&md, "\n");
+    graft_sb_printf(&csv, "\n");
     for (int r = 0; r < p.n; r++) {
         /* categories.X.k reads better as X / k in the table */
-        sb(&md, "| %s |", p.path[r]);
+        graft_sb_printf(&md, "| %s |", p.path[r]);
         csv_field(&csv, p.path[r]);
         for (int v = 0; v < n; v++) {
             double x;
             if (graft_eval_summary_get(sums[v], p.path[r], &x)) {
-                sb(&md, " %.4f |", x);
-                sb(&csv, ",%.17g", x);
+                graft_sb_printf(&md, " %.4f |", x);
+                graft_sb_printf(&csv, ",%.17g", x);
             } else {
-                sb(&md, "  |");
-                sb(&csv, ",");
+                graft_sb_printf(&md, "  |");
+                graft_sb_printf(&csv, ",");
             }
         }
-        sb(&md, "\n");
-        sb(&csv, "\n");
+        graft_sb_printf(&md, "\n");
+        graft_sb_printf(&csv, "\n");
     }
     if (n > 1) {
-        sb(&md, "\n## Per-sample agreement\n\nFraction of the samples both variants answered whose "
+        graft_sb_printf(&md, "\n## Per-sample agreement\n\nFraction of the samples both variants answered whose "
                 "normalised answers are equal (yes/no: POPE's parse; mcq: the extracted letter; "
                 "vqa: VQA normalisation; caption/open: PTB tokens).\n\n| | ");
-        for (int v = 0; v < n; v++) sb(&md, "%s |", names[v]);
-        sb(&md, "\n|---|");
-        for (int v = 0; v < n; v++) sb(&md, "---|");
-        sb(&md, "\n");
+        for (int v = 0; v < n; v++) graft_sb_printf(&md, "%s |", names[v]);
+        graft_sb_printf(&md, "\n|---|");
+        for (int v = 0; v < n; v++) graft_sb_printf(&md, "---|");
+        graft_sb_printf(&md, "\n");
         for (int v = 0; v < n; v++) {
-            sb(&md, "| %s |", names[v]);
+            graft_sb_printf(&md, "| %s |", names[v]);
             for (int u = 0; u < n; u++) {
                 int a = v < u ? v : u, b = v < u ? u : v;
-                if (u == v) sb(&md, " 1 |");
-                else if (both[a * n + b]) sb(&md, " %.4f |", agree[a * n + b] / (double)both[a * n + b]);
-                else sb(&md, " - |");
+                if (u == v) graft_sb_printf(&md, " 1 |");
+                else if (both[a * n + b]) graft_sb_printf(&md, " %.4f |", agree[a * n + b] / (double)both[a * n + b]);
+                else graft_sb_printf(&md, " - |");
             }
-            sb(&md, "\n");
+            graft_sb_printf(&md, "\n");
         }
         for (int v = 0; v < n; v++)
             for (int u = v + 1; u < n; u++) {
-                sb(&csv, "agreement.");
+                graft_sb_printf(&csv, "agreement.");
                 csv_field(&csv, names[v]);
-                sb(&csv, ".");
+                graft_sb_printf(&csv, ".");
                 csv_field(&csv, names[u]);
                 for (int w = 0; w < n; w++)
                     if ((w == v || w == u) && both[v * n + u])
-                        sb(&csv, ",%.17g", agree[v * n + u] / (double)both[v * n + u]);
+                        graft_sb_printf(&csv, ",%.17g", agree[v * n + u] / (double)both[v * n + u]);
                     else
-                        sb(&csv, ",");
-                sb(&csv, "\n");
+                        graft_sb_printf(&csv, ",");
+                graft_sb_printf(&csv, "\n");
             }
     }
     if (md.oom || csv.oom) goto oom;

@@ -3,6 +3,7 @@
  * dispatch and the up-front image check. The public-format readers are in readers.c; formats are
  * documented in docs/eval.md ("Task format"). */
 #define GRAFT_EVAL_DATASET_INTERNAL
+#include "fileio.h"
 #include "dataset.h"
 
 #include <cjson/cJSON.h>
@@ -188,41 +189,10 @@ int graft_ds_image_path_ok(const char *p, char *why) {
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
+/* The whole file, NUL-terminated (fileio.h: sized by fstat, at most GRAFT_EVAL_MAX_FILE). */
 static char *read_all(const char *path, size_t *len, graft_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        graft_error_set(err, GRAFT_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *p = realloc(buf, cap * 2);
-        if (!p) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = p;
-        cap *= 2;
-    }
-    int ioerr = ferror(f);
-    fclose(f);
-    if (!buf) {
-        graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory reading the file", path);
-        return NULL;
-    }
-    if (ioerr) {
-        free(buf);
-        graft_error_set(err, GRAFT_E_IO, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    char *buf;
+    return graft_file_read(path, GRAFT_EVAL_MAX_FILE, &buf, len, err) ? NULL : buf;
 }
 
 /* One JSON value filling p[0..n) up to whitespace (cJSON alone accepts trailing bytes, as in

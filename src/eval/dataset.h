@@ -97,8 +97,9 @@ typedef struct {
 graft_eval_read_opts graft_eval_read_default_opts(void);
 
 /* Append the samples of `path` (in `fmt`) to ds. On error ds keeps the samples read before the
- * failing file (never a partial sample) and the code is GRAFT_E_IO, GRAFT_E_FORMAT,
- * GRAFT_E_NOMEM or GRAFT_E_INVALID. */
+ * failing file (never a partial sample) and the code is GRAFT_E_NOTFOUND (no such file),
+ * GRAFT_E_IO, GRAFT_E_LIMIT (over GRAFT_EVAL_MAX_FILE), GRAFT_E_FORMAT, GRAFT_E_NOMEM or
+ * GRAFT_E_INVALID. */
 int graft_eval_read(graft_eval_format fmt, const char *path, const graft_eval_read_opts *opts,
                     graft_eval_dataset *ds, graft_error *err);
 
@@ -129,6 +130,9 @@ int graft_eval_check_images(const graft_eval_dataset *ds, const char *root, size
 
 void graft_eval_dataset_free(graft_eval_dataset *ds);
 
+
+/* The largest data / answer file read (VQAv2's train annotations are ~330 MB). */
+#define GRAFT_EVAL_MAX_FILE ((size_t)4 << 30)
 
 #ifdef GRAFT_EVAL_DATASET_INTERNAL
 /* ---- shared by the readers in dataset.c and readers.c only (not API) ------------------------ */

@@ -11,6 +11,7 @@
 #include "model.h"
 #include "run.h"
 #include "tokenizer.h"
+#include "strbuf.h"
 
 static const char *const MARKER = "<image>";
 
@@ -49,31 +50,6 @@ void graft_eval_result_free(graft_eval_result *r) {
 }
 
 /* ---- small string helpers ------------------------------------------------------------------ */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *t, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, t, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *t) { sb_put(b, t, strlen(t)); }
 
 /* Python's str.isspace for ASCII (and the separators \x1c-\x1f it also counts). */
 static int py_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
@@ -148,35 +124,35 @@ static int render(const char *tmpl, const char *system, const char *user, const 
 }
 
 static char *user_turn(const graft_eval_run_params *p, const graft_eval_sample *s) {
-    sbuf b = {0};
-    for (int i = 0; i < s->n_images; i++) sb_str(&b, "<image>\n");
+    graft_sb b = {0};
+    for (int i = 0; i < s->n_images; i++) graft_sb_str(&b, "<image>\n");
     if (s->context && *s->context) {
-        if (p->context_prefix) sb_str(&b, p->context_prefix);
-        sb_str(&b, s->context);
-        sb_str(&b, "\n");
+        if (p->context_prefix) graft_sb_str(&b, p->context_prefix);
+        graft_sb_str(&b, s->context);
+        graft_sb_str(&b, "\n");
     }
     const char *q = s->question ? s->question : s->type == GRAFT_TASK_CAPTION ? p->caption_prompt : "";
-    sb_str(&b, q ? q : "");
+    graft_sb_str(&b, q ? q : "");
     if (s->type == GRAFT_TASK_MCQ)
         for (int i = 0; i < s->n_choices; i++) {
             char head[8];
             snprintf(head, sizeof head, "\n%c. ", 'A' + i);
-            sb_str(&b, head);
-            sb_str(&b, s->choices[i]);
+            graft_sb_str(&b, head);
+            graft_sb_str(&b, s->choices[i]);
         }
     const char *suf = s->type >= 0 && s->type < GRAFT_TASK_COUNT ? p->suffix[s->type] : NULL;
     const size_t ls = suf ? strlen(suf) : 0;
-    if (ls && b.s && b.n >= ls && !strcmp(b.s + b.n - ls, suf)) suf = NULL; /* LLaVA's files carry it */
+    if (ls && b.p && b.n >= ls && !strcmp(b.p + b.n - ls, suf)) suf = NULL; /* LLaVA's files carry it */
     if (suf && *suf) {
-        sb_str(&b, "\n");
-        sb_str(&b, suf);
+        graft_sb_str(&b, "\n");
+        graft_sb_str(&b, suf);
     }
-    if (!b.s && !b.oom) sb_str(&b, "");
+    if (!b.p && !b.oom) graft_sb_str(&b, "");
     if (b.oom) {
-        free(b.s);
+        free(b.p);
         return NULL;
     }
-    return b.s;
+    return b.p;
 }
 
 int graft_eval_prompt(const graft_eval_run_params *p, const char *tmpl, const graft_eval_sample *s,
@@ -198,18 +174,18 @@ static char *choice_continuation(const char *tmpl, const char *system, const cha
                                  const char *choice) {
     char *full = NULL;
     graft_error e;
-    sbuf b = {0};
+    graft_sb b = {0};
     if (render(tmpl, system, user, choice, &full, &e) == GRAFT_OK) {
         size_t lp = strlen(prompt);
         char *at = !strncmp(full, prompt, lp) ? strstr(full + lp, choice) : NULL;
-        if (at) sb_put(&b, full + lp, (size_t)(at - full - lp) + strlen(choice));
+        if (at) graft_sb_put(&b, full + lp, (size_t)(at - full - lp) + strlen(choice));
     }
     free(full);
-    if (!b.s && !b.oom) { /* the template does not extend the prompt: a space and the choice */
-        sb_str(&b, " ");
-        sb_str(&b, choice);
+    if (!b.p && !b.oom) { /* the template does not extend the prompt: a space and the choice */
+        graft_sb_str(&b, " ");
+        graft_sb_str(&b, choice);
     }
-    return b.oom ? (free(b.s), NULL) : b.s;
+    return b.oom ? (free(b.p), NULL) : b.p;
 }
 
 /* ---- the runner ---------------------------------------------------------------------------- */
@@ -627,12 +603,12 @@ int graft_eval_run(graft_eval_runner *r, const graft_eval_dataset *ds, const siz
 
 char *graft_eval_judge_content(const char *caption, const char *question, const char *reference,
                                const char *answer, const char *role, const char *prompt) {
-    sbuf b = {0};
+    graft_sb b = {0};
     const char *parts[] = {"[Context]\n", caption, "\n\n[Question]\n", question, "\n\n[", role, " 1]\n", reference,
                            "\n\n[End of ", role, " 1]\n\n[", role, " 2]\n", answer, "\n\n[End of ", role,
                            " 2]\n\n[System]\n", prompt, "\n\n"};
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) sb_str(&b, parts[i] ? parts[i] : "");
-    return b.oom ? (free(b.s), NULL) : b.s;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) graft_sb_str(&b, parts[i] ? parts[i] : "");
+    return b.oom ? (free(b.p), NULL) : b.p;
 }
 
 /* Python's float() of one token: surrounding whitespace allowed, the rest must be a number. */

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "metrics.h"
 #include "tasks.h"
+#include "strbuf.h"
 
 graft_eval_score_opts graft_eval_score_default_opts(void) {
     graft_eval_score_opts o = {0};
@@ -611,40 +612,6 @@ char *graft_eval_summary_json(const graft_eval_summary *s) {
     return r;
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->n + (size_t)k + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024);
-        while (cap < b->n + (size_t)k + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
-
 /* Counts ("n", "n_*", tp/fp/tn/fn, "chair_<count>") print as integers, metrics with 4 decimals
  * (summary.json keeps full precision). */
 static int is_count(const char *k) {
@@ -653,29 +620,29 @@ static int is_count(const char *k) {
            !strcmp(k, "chair_hallucinated") || !strcmp(k, "chair_no_ground_truth");
 }
 
-static void sb_num(sbuf *b, const char *key, double v) {
+static void sb_num(graft_sb *b, const char *key, double v) {
     if (is_count(key) && v == floor(v) && fabs(v) < 1e15)
-        sb_printf(b, "%.0f", v);
+        graft_sb_printf(b, "%.0f", v);
     else
-        sb_printf(b, "%.4f", v);
+        graft_sb_printf(b, "%.4f", v);
 }
 
 /* key | value rows of the scalar members of o */
-static void md_scalars(sbuf *b, const cJSON *o) {
-    sb_printf(b, "| key | value |\n|---|---|\n");
+static void md_scalars(graft_sb *b, const cJSON *o) {
+    graft_sb_printf(b, "| key | value |\n|---|---|\n");
     for (const cJSON *c = o->child; c; c = c->next) {
         if (cJSON_IsNumber(c)) {
-            sb_printf(b, "| %s | ", c->string);
+            graft_sb_printf(b, "| %s | ", c->string);
             sb_num(b, c->string, c->valuedouble);
-            sb_printf(b, " |\n");
+            graft_sb_printf(b, " |\n");
         } else if (cJSON_IsString(c) && strcmp(c->string, "review_printout") != 0) {
-            sb_printf(b, "| %s | %s |\n", c->string, c->valuestring);
+            graft_sb_printf(b, "| %s | %s |\n", c->string, c->valuestring);
         }
     }
 }
 
 /* rows = the members of cats, columns = the union of their numeric keys in first-seen order */
-static void md_categories(sbuf *b, const cJSON *cats) {
+static void md_categories(graft_sb *b, const cJSON *cats) {
     const char *cols[64];
     int nc = 0;
     for (const cJSON *r = cats->child; r; r = r->next)
@@ -685,44 +652,44 @@ static void md_categories(sbuf *b, const cJSON *cats) {
             for (int j = 0; j < nc && !seen; j++) seen = strcmp(cols[j], c->string) == 0;
             if (!seen && nc < 64) cols[nc++] = c->string;
         }
-    sb_printf(b, "| category |");
-    for (int j = 0; j < nc; j++) sb_printf(b, " %s |", cols[j]);
-    sb_printf(b, "\n|---|");
-    for (int j = 0; j < nc; j++) sb_printf(b, "---|");
-    sb_printf(b, "\n");
+    graft_sb_printf(b, "| category |");
+    for (int j = 0; j < nc; j++) graft_sb_printf(b, " %s |", cols[j]);
+    graft_sb_printf(b, "\n|---|");
+    for (int j = 0; j < nc; j++) graft_sb_printf(b, "---|");
+    graft_sb_printf(b, "\n");
     for (const cJSON *r = cats->child; r; r = r->next) {
-        sb_printf(b, "| %s |", r->string);
+        graft_sb_printf(b, "| %s |", r->string);
         for (int j = 0; j < nc; j++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, cols[j]);
-            sb_printf(b, " ");
+            graft_sb_printf(b, " ");
             if (cJSON_IsNumber(v)) sb_num(b, cols[j], v->valuedouble);
-            sb_printf(b, " |");
+            graft_sb_printf(b, " |");
         }
-        sb_printf(b, "\n");
+        graft_sb_printf(b, "\n");
     }
 }
 
-static void md_body(sbuf *b, const cJSON *o, const char *h) {
+static void md_body(graft_sb *b, const cJSON *o, const char *h) {
     md_scalars(b, o);
     const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
     if (cJSON_IsObject(cats) && cats->child) {
-        sb_printf(b, "\n%s Per category\n\n", h);
+        graft_sb_printf(b, "\n%s Per category\n\n", h);
         md_categories(b, cats);
     }
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "review_printout");
-    if (cJSON_IsString(pr)) sb_printf(b, "\n%s summarize_gpt_review.py\n\n```\n%s```\n", h, pr->valuestring);
+    if (cJSON_IsString(pr)) graft_sb_printf(b, "\n%s summarize_gpt_review.py\n\n```\n%s```\n", h, pr->valuestring);
 }
 
 char *graft_eval_summary_markdown(const graft_eval_summary *s) {
     if (!s) return NULL;
-    sbuf b = {0};
+    graft_sb b = {0};
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(s->root, "task");
-    sb_printf(&b, "# graft eval: %s\n\n", cJSON_IsString(task) ? task->valuestring : "?");
+    graft_sb_printf(&b, "# graft eval: %s\n\n", cJSON_IsString(task) ? task->valuestring : "?");
     md_body(&b, s->root, "##");
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(s->root, "types");
     if (cJSON_IsObject(types))
         for (const cJSON *t = types->child; t; t = t->next) {
-            sb_printf(&b, "\n## %s\n\n", t->string);
+            graft_sb_printf(&b, "\n## %s\n\n", t->string);
             md_body(&b, t, "###");
         }
     if (b.oom) {
