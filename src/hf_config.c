@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "hf_config.h"
 
 #define HF_MAX_JSON (16u << 20) /* config files are a few KB */
@@ -21,25 +22,11 @@ static int read_json(const char *dir, const char *name, int optional, cJSON **ou
     *out = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return graft_error_set(err, GRAFT_E_INVALID, "%s: path too long", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (optional && errno == ENOENT) return GRAFT_OK;
-        return graft_error_set(err, GRAFT_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    char *buf = malloc(HF_MAX_JSON + 1);
-    if (!buf) {
-        fclose(f);
-        return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, HF_MAX_JSON + 1, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr || n > HF_MAX_JSON) {
-        free(buf);
-        return graft_error_set(err, rerr ? GRAFT_E_IO : GRAFT_E_LIMIT, "%s: %s", path,
-                               rerr ? "read error" : "larger than 16 MB");
-    }
-    buf[n] = 0;
+    char *buf;
+    size_t n;
+    int rc = graft_file_read(path, HF_MAX_JSON, &buf, &n, err);
+    if (rc == GRAFT_E_NOTFOUND && optional) return GRAFT_OK;
+    if (rc) return rc;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
     if (!j || !cJSON_IsObject(j)) {

@@ -585,7 +585,7 @@ typedef struct {
 } bad_case;
 
 static const bad_case BAD[] = {
-    {"no-config", NULL, NULL, NULL, NULL, GRAFT_HF_LLM, GRAFT_E_IO, "config.json: cannot open", NULL},
+    {"no-config", NULL, NULL, NULL, NULL, GRAFT_HF_LLM, GRAFT_E_NOTFOUND, "config.json: cannot open", NULL},
     {"not-json", NULL, "{\"architectures\": [\"Llava", NULL, NULL, GRAFT_HF_LLM, GRAFT_E_FORMAT,
      "config.json: not valid JSON", NULL},
     {"not-object", NULL, "[1, 2]", NULL, NULL, GRAFT_HF_LLM, GRAFT_E_FORMAT, "config.json: not a JSON object", NULL},
@@ -678,7 +678,7 @@ START_TEST(test_not_llava) {
     ck_assert(!graft_path_has_vision(PAIR "/model.gguf"));
     ck_assert(!graft_hf_is_dir(PAIR));
     graft_model *m;
-    ck_assert_int_eq(graft_model_load(PAIR, NULL, &m, &e), GRAFT_E_IO);
+    ck_assert_int_eq(graft_model_load(PAIR, NULL, &m, &e), GRAFT_E_NOTFOUND);
     ck_assert_msg(strstr(e.msg, PAIR "/config.json") != NULL, "%s", e.msg);
 }
 END_TEST
