@@ -235,6 +235,49 @@ static int mlp_forward(const graft_projector *p, const float *feats, int n_in, f
     return GRAFT_OK;
 }
 
+/* ---- pool2_mlp: 2x2 average pooling of the patch grid, then mlp2x_gelu ------------------------
+ * The ablation projector of graft's shapes-world models (models/recipes/llava.py): a quarter of
+ * the visual tokens. The n_in rows are a g x g patch grid in row-major order (g even); pooled row
+ * (i, j) of the (g/2) x (g/2) grid is the mean of rows (2i, 2j), (2i, 2j+1), (2i+1, 2j),
+ * (2i+1, 2j+1), summed in that order in float and scaled by 0.25 (PyTorch's
+ * view(g/2, 2, g/2, 2, D).mean(dim=(1, 3)) up to rounding). Then mm.0, GELU (erf), mm.2 exactly as
+ * `mlp`. Same tensors as `mlp`. */
+
+static int pool2_grid(int n_in) {
+    int g = 0;
+    while ((g + 1) * (g + 1) <= n_in) g++;
+    return g * g == n_in && g % 2 == 0 ? g : 0;
+}
+
+static int pool2_tokens(const graft_projector *p, int n_in) {
+    (void)p;
+    const int g = pool2_grid(n_in);
+    return g ? (g / 2) * (g / 2) : 0;
+}
+
+static size_t pool2_scratch(const graft_projector *p, int n_in, int n_text_max, int n_threads) {
+    const int n_out = pool2_tokens(p, n_in);
+    return align64((size_t)n_out * (size_t)p->d_in * sizeof(float)) +
+           mlp_scratch(p, n_out, n_text_max, n_threads);
+}
+
+static int pool2_forward(const graft_projector *p, const float *feats, int n_in, float *out,
+                         const graft_projector_run *run) {
+    const int g = pool2_grid(n_in), h = g / 2, D = p->d_in;
+    if (!g) return GRAFT_E_INVALID;
+    float *pooled = run->scratch;                                      /* (h * h, D) */
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < h; j++) {
+            const float *a = feats + ((size_t)(2 * i) * g + 2 * j) * D, *b = a + D;
+            const float *c = a + (size_t)g * D, *d = c + D;            /* the row below */
+            float *o = pooled + ((size_t)i * h + j) * D;
+            for (int k = 0; k < D; k++) o[k] = (((a[k] + b[k]) + c[k]) + d[k]) * 0.25f;
+        }
+    graft_projector_run rest = *run;
+    rest.scratch = (char *)run->scratch + align64((size_t)h * h * (size_t)D * sizeof(float));
+    return mlp_forward(p, pooled, h * h, out, &rest);                   /* (h * h, d_out) */
+}
+
 /* ---- the registry ------------------------------------------------------------------------- */
 
 static const graft_projector_ops registry[] = {
@@ -242,6 +285,8 @@ static const graft_projector_ops registry[] = {
      linear_scratch, linear_forward},
     {"mlp", "LLaVA-1.5 mlp2x_gelu: linear, GELU (erf), linear (mm.0, mm.2)", mlp_load, state_free,
      same_tokens, mlp_scratch, mlp_forward},
+    {"pool2_mlp", "2x2 average pooling of the patch grid, then mlp2x_gelu (mm.0, mm.2)", mlp_load,
+     state_free, pool2_tokens, pool2_scratch, pool2_forward},
 };
 #define N_REGISTRY (sizeof registry / sizeof registry[0])
 
