@@ -8,6 +8,13 @@
  *     graft_error out-parameter with one line naming the file and the problem. The library never
  *     prints, never calls exit() or abort() on bad input, and keeps no global mutable state.
  *   - Thread counts are explicit parameters.
+ *   - Thread safety, call by call: graft_model_*, graft_vision_* queries, graft_gguf_* and
+ *     graft_st_* queries, graft_model_tokenize / detokenize, graft_chat_*, graft_type_* and
+ *     graft_kernels_name may be called from any number of threads at once on shared handles.
+ *     graft_decode, graft_ctx_*, graft_vision_encode, graft_vision_ctx_*, graft_mm_* and
+ *     graft_sampler_* change their context / session / sampler: one thread at a time for each
+ *     (different contexts of one model may run in parallel: suite `hardening` checks it).
+ *     Loading and freeing are not concurrent with use of the same handle.
  *
  * Usage (read a GGUF file and list its tensors):
  *
