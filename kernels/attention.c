@@ -177,6 +177,8 @@ void graft_attention(const graft_kernels *kt, const graft_attn_params *p, const 
     const size_t seg = round16((int64_t)p->n_head_kv * p->head_dim);
     const char *Kc = K, *Vc = V;
 
+    /* small problems on one thread (see GRAFT_MATMUL_MIN_PARALLEL): same results, no spinning */
+    if ((int64_t)p->n_q * p->n_kv * p->n_head * p->head_dim < GRAFT_MATMUL_MIN_PARALLEL / 2) n_threads = 1;
     if (p->n_q == 1) {
         /* kv heads split into at most n_threads contiguous blocks */
         const int n_blocks = n_threads < p->n_head_kv ? n_threads : p->n_head_kv;

@@ -183,6 +183,9 @@ graft_cpu graft_cpu_detect(void);
 
 /* ---- composite kernels: plain C drivers over the table, parallel with OpenMP ------------- */
 
+/* Products of fewer multiply-adds (M * K * N) run on one thread whatever n_threads says. */
+#define GRAFT_MATMUL_MIN_PARALLEL ((int64_t)1 << 16)
+
 /* Y (N, M) = X (N, K) . W^T for W (M, K) of type `wtype`. X rows are ldx floats apart, Y rows
  * ldy floats apart. `scratch` holds quantised activations (block W) or converted weight panels
  * (the BLAS path for F16/BF16): graft_matmul_scratch_bytes() tells how much; it is sized once by

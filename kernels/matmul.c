@@ -84,6 +84,11 @@ void graft_matmul(const graft_kernels *kt, int wtype, const void *W, size_t row_
                          n_threads);
         return;
     }
+    /* A small product is not worth a parallel region: starting and joining the threads costs
+     * more than the work, and on a busy machine a descheduled thread makes the other spin at the
+     * barrier (a 260K-parameter model ran 75x slower on 2 threads than on 1 under load). The
+     * result does not change: every row is computed the same way by whichever thread. */
+    if (M * K * N < GRAFT_MATMUL_MIN_PARALLEL) n_threads = 1;
     block_q8_0 *xq = scratch;
     const int64_t nb = K / QK;
     /* Work items are chunks of output rows. gemv and float gemm hand them out dynamically, several
