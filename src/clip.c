@@ -227,6 +227,10 @@ static int load_tensors(graft_vision *v, graft_error *err) {
         (rc = load_norm(v, "v.post_ln", 1, &v->post_ln_w, &v->post_ln_b, err)))
         return rc;
 
+    /* each block has 16 tensors: a forged block_count must not size an allocation */
+    if ((int64_t)hp->n_block * 16 > graft_gguf_n_tensors(v->gguf))
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: clip.vision.block_count = %d, but the file has only %lld tensors",
+                               path, hp->n_block, (long long)graft_gguf_n_tensors(v->gguf));
     v->layers = calloc((size_t)hp->n_block, sizeof *v->layers);
     if (!v->layers) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
     for (int l = 0; l < hp->n_block; l++) {

@@ -132,6 +132,10 @@ int graft_llama_load(graft_model *m, graft_error *err) {
         m->output = m->tok_embd; /* tied: the embedding matrix doubles as the output head */
         m->weight_bytes += graft_tensor_nbytes(&m->tok_embd);
     }
+    /* each block has 9 tensors: a forged block_count must not size an allocation */
+    if ((int64_t)hp->n_layer * 9 > graft_gguf_n_tensors(m->gguf))
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: %s.block_count = %d, but the file has only %lld tensors",
+                               path, m->arch, hp->n_layer, (long long)graft_gguf_n_tensors(m->gguf));
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", path);
     for (int l = 0; l < hp->n_layer; l++) {

@@ -15,6 +15,7 @@
 
 #include "dataset.h"
 #include "error.h"
+#include "gguf_write.h"
 #include "quantize.h"
 #include "graft.h"
 #include "test_util.h"
@@ -231,6 +232,56 @@ START_TEST(test_limits) {
 }
 END_TEST
 
+/* ---- regressions found by fuzzing ----------------------------------------------------------- */
+
+/* fuzz_gguf: a llama file whose block_count was 2^28 made the loader calloc 2.3 GB for the layer
+ * table before looking for a single layer tensor; same for clip.vision.block_count. Both are now
+ * checked against the file's tensor count first. */
+START_TEST(test_forged_block_count) {
+    static float zeros[64];
+    int64_t ne[2] = {8, 4};
+    graft_error err;
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    gguf_writer_add_u32(w, "llama.embedding_length", 8);
+    gguf_writer_add_u32(w, "llama.block_count", 1u << 28);
+    gguf_writer_add_u32(w, "llama.feed_forward_length", 16);
+    gguf_writer_add_u32(w, "llama.attention.head_count", 2);
+    gguf_writer_add_tensor(w, "token_embd.weight", GRAFT_TYPE_F32, 2, ne, zeros, sizeof(float) * 32, 0);
+    gguf_writer_add_tensor(w, "output_norm.weight", GRAFT_TYPE_F32, 1, ne, zeros, sizeof(float) * 8, 0);
+    const char *path = tu_tmppath("forged-blocks.gguf");
+    ck_assert_msg(gguf_writer_write(w, path, &err) == GRAFT_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    graft_model *m;
+    ck_assert_int_eq(graft_model_load(path, NULL, &m, &err), GRAFT_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "block_count = 268435456, but the file has only 2 tensors"), "%s", err.msg);
+
+    w = gguf_writer_new();
+    gguf_writer_add_str(w, "general.architecture", "clip", 4);
+    gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
+    gguf_writer_add_str(w, "clip.projector_type", "mlp", 3);
+    gguf_writer_add_u32(w, "clip.vision.image_size", 8);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", 4);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", 8);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", 16);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", 2);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", 1e-5f);
+    gguf_writer_add_u32(w, "clip.vision.block_count", 1u << 24); /* the largest the key check takes */
+    int64_t pe[4] = {4, 4, 3, 8};
+    static float patch[4 * 4 * 3 * 8];
+    gguf_writer_add_tensor(w, "v.patch_embd.weight", GRAFT_TYPE_F32, 4, pe, patch, sizeof patch, 0);
+    int64_t ce[1] = {8}, pos[2] = {8, 5}; /* class token; 4 patches + 1 positions */
+    gguf_writer_add_tensor(w, "v.class_embd", GRAFT_TYPE_F32, 1, ce, zeros, sizeof(float) * 8, 0);
+    gguf_writer_add_tensor(w, "v.position_embd.weight", GRAFT_TYPE_F32, 2, pos, zeros, sizeof(float) * 40, 0);
+    path = tu_tmppath("forged-blocks-clip.gguf");
+    ck_assert_msg(gguf_writer_write(w, path, &err) == GRAFT_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    graft_vision *v;
+    ck_assert_int_eq(graft_vision_load(path, &v, &err), GRAFT_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "block_count = 16777216, but the file has only 3 tensors"), "%s", err.msg);
+}
+END_TEST
+
 /* ---- one model, several threads --------------------------------------------------------------- */
 
 #define N_THREADS 3
@@ -381,6 +432,7 @@ Suite *suite_hardening(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_forged_block_count);
     tcase_add_test(tc, test_shared_model_threads);
     tcase_add_test(tc, test_eval_kill_resume);
     suite_add_tcase(su, tc);
