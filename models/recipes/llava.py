@@ -140,7 +140,7 @@ def scene_turns(world, i, rng):
     return turns
 
 
-def conversation(vocab, turns, rng, max_rest=230):
+def conversation(vocab, turns, rng, max_rest=200):
     """rest ids and loss mask of a conversation from shuffled turns, the first in eval format;
     a caption or a yes/no probe first more often than their share (the eval prompts are single-turn)."""
     turns = list(turns)
@@ -239,6 +239,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch1", type=int, default=24)
     ap.add_argument("--batch2", type=int, default=12)
+    ap.add_argument("--resume", action="store_true",
+                    help="continue stage 2 from WORK/llava-VARIANT.pt (no stage 1; times and losses add up)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(SEED)
@@ -260,20 +262,30 @@ def main():
     model = LlavaLM(a.variant, llm, vck["cfg"]["dim"])
     model.chunk_a = torch.tensor(C.chunk_a_ids(vocab))
     times, losses = {}, {}
+    ck_path = os.path.join(C.WORK, "llava-%s.pt" % a.variant)
+    prev = None
+    if a.resume:
+        prev = torch.load(ck_path)
+        model.proj.load_state_dict(prev["proj"])
+        model.llm.load_state_dict(prev["llm"])
+        times, losses = prev["times"], prev["losses"]
+        s1 = prev["steps"]["stage1"][0]
+        rng.seed(SEED + 1000 + len(losses["stage2"]))
+        random.seed(SEED + 1000 + len(losses["stage2"]))
+    else:
+        # stage 1: projector only
+        for p in model.llm.parameters():
+            p.requires_grad_(False)
+        caps = [caption_example(vocab, world, i) for i in range(len(world))]
 
-    # stage 1: projector only
-    for p in model.llm.parameters():
-        p.requires_grad_(False)
-    caps = [caption_example(vocab, world, i) for i in range(len(world))]
+        def batch1(idx):
+            rest, mask = batch_rest([caps[i] for i in idx])
+            return feats[idx], rest, mask
 
-    def batch1(idx):
-        rest, mask = batch_rest([caps[i] for i in idx])
-        return feats[idx], rest, mask
-
-    l1, w1, s1, e1 = run_stage("stage1", model, list(model.proj.parameters()), batch1, len(world),
-                               a.stage1_min, 2e-3, a.batch1, log)
-    times["stage1"], losses["stage1"] = w1, l1
-    log("stage 1 done: %d steps, loss %.4f, %.0f s" % (s1, sum(l1[-25:]) / len(l1[-25:]), w1))
+        l1, w1, s1, e1 = run_stage("stage1", model, list(model.proj.parameters()), batch1, len(world),
+                                   a.stage1_min, 2e-3, a.batch1, log)
+        times["stage1"], losses["stage1"] = w1, l1
+        log("stage 1 done: %d steps, loss %.4f, %.0f s" % (s1, sum(l1[-25:]) / len(l1[-25:]), w1))
 
     # stage 2: projector + LLM
     for p in model.llm.parameters():
@@ -285,13 +297,18 @@ def main():
         return feats[idx], rest, mask
 
     l2, w2, s2, e2 = run_stage("stage2", model, list(model.parameters()), batch2, len(world),
-                               a.stage2_min, 3e-3, a.batch2, log)
+                               a.stage2_min, 1.5e-3 if a.resume else 3e-3, a.batch2, log)
+    if prev:      # a second cosine cycle at half the peak rate
+        times["stage2_runs"] = prev["times"].get("stage2_runs", [prev["times"]["stage2"]]) + [w2]
+        w2 += prev["times"]["stage2"]
+        l2 = prev["losses"]["stage2"] + l2
+        s2 += prev["steps"]["stage2"][0]
     times["stage2"], losses["stage2"] = w2, l2
     log("stage 2 done: %d steps, loss %.4f, %.0f s" % (s2, sum(l2[-25:]) / len(l2[-25:]), w2))
     torch.save({"variant": a.variant, "proj": model.proj.state_dict(), "llm": model.llm.state_dict(),
                 "llm_cfg": model.llm.c, "n_vocab": model.llm.n_vocab, "times": times, "losses": losses,
                 "steps": {"stage1": [s1, a.batch1], "stage2": [s2, a.batch2]}},
-               os.path.join(C.WORK, "llava-%s.pt" % a.variant))
+               ck_path)
 
     # quick held-out look (PyTorch, a few images)
     test = D.World(D.TEST_SEED)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
-LLM_CFG = dict(dim=64, n_layers=2, n_head=4, ffn=192, theta=10000.0, eps=1e-5, n_ctx=512)
+LLM_CFG = dict(dim=64, n_layers=2, n_head=2, ffn=192, theta=10000.0, eps=1e-5, n_ctx=512)
 SEED = 7
 
 

@@ -28,10 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 import llm as LM  # noqa: E402
 
-VIT_CFG = dict(image_size=64, patch=8, dim=64, n_layers=4, n_head=4, ffn=256, eps=1e-5)
+VIT_CFG = dict(image_size=64, patch=8, dim=64, n_layers=4, n_head=2, ffn=256, eps=1e-5)
 IMAGE_MEAN = [0.5, 0.5, 0.5]
 IMAGE_STD = [0.25, 0.25, 0.25]
-DEC_CFG = dict(dim=64, n_layers=2, n_head=4, ffn=192, theta=10000.0, eps=1e-5, n_ctx=160)
+DEC_CFG = dict(dim=64, n_layers=2, n_head=2, ffn=192, theta=10000.0, eps=1e-5, n_ctx=160)
 SEED = 11
 
 
