@@ -9,6 +9,7 @@ Never needed at run time or by `make test`.
 import json
 import os
 import struct
+import time
 import zlib
 
 import numpy as np
@@ -181,3 +182,31 @@ def next_turn_ids(vocab, user):
     """A later turn: after </s> graft's template writes 'USER: ... ASSISTANT:' (space prefix
     after the special token)."""
     return vocab.encode("USER: " + user + " ASSISTANT:", True)
+
+
+# ---- training length -------------------------------------------------------------------------
+
+class Budget:
+    """How long a training loop runs: a fixed number of steps (the same model whatever else the
+    machine is doing; the recipe's default), or with minutes only, as many steps as fit in that
+    wall time (the cosine then spans the number of steps the first `probe` steps predict)."""
+
+    def __init__(self, steps=None, minutes=None, probe=10):
+        assert steps or minutes, "give steps or minutes"
+        self.steps, self.minutes, self.probe = steps, minutes, probe
+        self.total = steps
+        self.t0 = time.time()
+
+    def done(self, step):
+        if self.steps:
+            return step >= self.steps
+        el = time.time() - self.t0
+        if self.total is None and step == self.probe:
+            self.total = max(self.probe + 1, int(self.minutes * 60 / (el / self.probe)))
+        return el > self.minutes * 60
+
+    def frac(self, step):
+        return min(1.0, step / self.total) if self.total else 0.0
+
+    def wall(self):
+        return time.time() - self.t0

@@ -1,7 +1,7 @@
 """llava.py - the LLaVA two-stage recipe on the pretrained ViT (vit.py) and llama (llm.py), for one
 projector variant:
 
-    nice -n 10 /usr/bin/python3 models/recipes/llava.py VARIANT [--stage1-min M] [--stage2-min M]
+    nice -n 10 /usr/bin/python3 models/recipes/llava.py VARIANT [--stage1-steps N] [--stage2-steps N]
 
 VARIANT: linear (LLaVA-1), mlp (LLaVA-1.5 mlp2x_gelu), pool2_mlp (2x2 average pooling of the 8x8
 patch grid, then mlp2x_gelu: 64 -> 16 visual tokens).
@@ -18,6 +18,7 @@ Writes WORK/llava-VARIANT.pt.
 """
 
 import argparse
+import hashlib
 import math
 import os
 import random
@@ -36,6 +37,8 @@ import vit as V  # noqa: E402
 
 VARIANTS = ("linear", "mlp", "pool2_mlp")
 SEED = 23
+STAGE1_STEPS = 2000     # x 24 captions: 4 epochs (about 2 min here, idle)
+STAGE2_STEPS = 15000    # x 12 conversations: 15 epochs (about 25 min here, idle)
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black"]
 SHAPES = ["circle", "square", "triangle", "star", "diamond", "cross"]
 
@@ -187,7 +190,12 @@ def features(vit, images, batch=200):
 
 
 def cached_features(world, vit_state):
-    path = os.path.join(C.WORK, "feats-%d.npy" % world.seed)
+    """The frozen ViT's rows of every image of a world, cached per world and per ViT checkpoint."""
+    h = hashlib.sha256()
+    for k, v in vit_state.items():
+        h.update(k.encode())
+        h.update(v.detach().numpy().tobytes())
+    path = os.path.join(C.WORK, "feats-%d-%s.npy" % (world.seed, h.hexdigest()[:12]))
     if os.path.exists(path):
         return np.load(path)
     vit = V.ViT()
@@ -198,21 +206,18 @@ def cached_features(world, vit_state):
     return f
 
 
-def run_stage(name, model, params, make_batch, n_items, minutes, lr, batch, log):
+def run_stage(name, model, params, make_batch, n_items, budget, lr, batch, log):
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.98))
-    t0 = time.time()
-    step, losses, total = 0, [], None
+    t0 = budget.t0
+    step, losses = 0, []
     order = list(range(n_items))
     epoch = 0
     while True:
         random.shuffle(order)
         for b in range(0, len(order) - batch + 1, batch):
-            el = time.time() - t0
-            if el > minutes * 60:
-                return losses, time.time() - t0, step, epoch
-            if total is None and step == 10:
-                total = int(minutes * 60 / (el / 10))
-            frac = step / total if total else 0.0
+            if budget.done(step):
+                return losses, budget.wall(), step, epoch
+            frac = budget.frac(step)
             for g in opt.param_groups:
                 g["lr"] = lr * min(1.0, (step + 1) / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
             feats, rest, mask = make_batch(order[b:b + batch])
@@ -234,8 +239,10 @@ def main():
     import data as D
     ap = argparse.ArgumentParser()
     ap.add_argument("variant", choices=VARIANTS)
-    ap.add_argument("--stage1-min", type=float, default=3.0)
-    ap.add_argument("--stage2-min", type=float, default=14.0)
+    ap.add_argument("--stage1-steps", type=int, default=None, help="default %d" % STAGE1_STEPS)
+    ap.add_argument("--stage2-steps", type=int, default=None, help="default %d" % STAGE2_STEPS)
+    ap.add_argument("--stage1-min", type=float, default=None, help="instead of steps: as many as fit")
+    ap.add_argument("--stage2-min", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch1", type=int, default=24)
     ap.add_argument("--batch2", type=int, default=12)
@@ -283,7 +290,8 @@ def main():
             return feats[idx], rest, mask
 
         l1, w1, s1, e1 = run_stage("stage1", model, list(model.proj.parameters()), batch1, len(world),
-                                   a.stage1_min, 2e-3, a.batch1, log)
+                                   C.Budget(a.stage1_steps or (None if a.stage1_min else STAGE1_STEPS),
+                                            a.stage1_min), 2e-3, a.batch1, log)
         times["stage1"], losses["stage1"] = w1, l1
         log("stage 1 done: %d steps, loss %.4f, %.0f s" % (s1, sum(l1[-25:]) / len(l1[-25:]), w1))
 
@@ -297,7 +305,8 @@ def main():
         return feats[idx], rest, mask
 
     l2, w2, s2, e2 = run_stage("stage2", model, list(model.parameters()), batch2, len(world),
-                               a.stage2_min, 1.5e-3 if a.resume else 3e-3, a.batch2, log)
+                               C.Budget(a.stage2_steps or (None if a.stage2_min else STAGE2_STEPS),
+                                        a.stage2_min), 1.5e-3 if a.resume else 3e-3, a.batch2, log)
     if prev:      # a second cosine cycle at half the peak rate
         times["stage2_runs"] = prev["times"].get("stage2_runs", [prev["times"]["stage2"]]) + [w2]
         w2 += prev["times"]["stage2"]
