@@ -191,6 +191,40 @@ static int load_linear(graft_vision *v, const char *prefix, int64_t K, int64_t M
     return GRAFT_OK;
 }
 
+/* The attention's q, k, v projections: three linear layers, or one fused "<qkv>" (3D, D) whose
+ * rows are [Wq; Wk; Wv] (Hugging Face Blip2VisionModel's self_attn.qkv), taken as three row
+ * views of the one mapping. The fused bias (3D) is [bq; bk; bv]; BLIP-2 stores bk = 0. */
+static int load_attn_qkv(graft_vision *v, const char *qkv, const char *q, const char *k,
+                         const char *vv, graft_clip_layer *L, graft_error *err) {
+    const int64_t D = v->hp.n_embd;
+    char wn[64], bn[64];
+    snprintf(wn, sizeof wn, "%s.weight", qkv);
+    snprintf(bn, sizeof bn, "%s.bias", qkv);
+    int rc;
+    if (!graft_wl_has(&v->wl, wn)) {
+        if ((rc = load_linear(v, q, D, D, &L->wq, &L->bq, err)) ||
+            (rc = load_linear(v, k, D, D, &L->wk, &L->bk, err)) ||
+            (rc = load_linear(v, vv, D, D, &L->wv, &L->bv, err)))
+            return rc;
+        return GRAFT_OK;
+    }
+    graft_tensor w;
+    const float *b;
+    if ((rc = graft_wl_matrix(&v->wl, wn, D, 3 * D, 0, &w, err)) ||
+        (rc = graft_wl_vector(&v->wl, bn, 3 * D, 0, &b, err)))
+        return rc;
+    graft_tensor *parts[3] = {&L->wq, &L->wk, &L->wv};
+    const float **biases[3] = {&L->bq, &L->bk, &L->bv};
+    for (int j = 0; j < 3; j++) {
+        *parts[j] = w;                       /* (D, D): rows j D .. (j + 1) D - 1 */
+        parts[j]->ne[1] = D;
+        parts[j]->nb[2] = parts[j]->nb[3] = parts[j]->nb[1] * (size_t)D;
+        parts[j]->data = (char *)w.data + (size_t)j * (size_t)D * w.nb[1];
+        *biases[j] = b + (size_t)j * (size_t)D;
+    }
+    return GRAFT_OK;
+}
+
 /* Which of v.blk.N.ffn_up / ffn_down holds CLIP's fc1 (D -> F): the one whose ne[0] (its input
  * width) is D. The legacy converter stored fc1 as ffn_down, newer converters as ffn_up. When
  * D == F the shapes cannot tell; like llama.cpp, graft then takes the legacy naming. */
@@ -227,8 +261,8 @@ static int load_tensors(graft_vision *v, graft_error *err) {
         (rc = load_norm(v, "v.post_ln", 1, &v->post_ln_w, &v->post_ln_b, err)))
         return rc;
 
-    /* each block has 16 tensors: a forged block_count must not size an allocation */
-    if ((int64_t)hp->n_block * 16 > graft_gguf_n_tensors(v->gguf))
+    /* each block has at least 12 tensors: a forged block_count must not size an allocation */
+    if ((int64_t)hp->n_block * 12 > graft_gguf_n_tensors(v->gguf))
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: clip.vision.block_count = %d, but the file has only %lld tensors",
                                path, hp->n_block, (long long)graft_gguf_n_tensors(v->gguf));
     v->layers = calloc((size_t)hp->n_block, sizeof *v->layers);
@@ -241,10 +275,10 @@ static int load_tensors(graft_vision *v, graft_error *err) {
         const int legacy = ffn_is_legacy(v, l);
         if (l == 0) v->hp.legacy_ffn = legacy;
         const char *fc1 = legacy ? n[7] : n[6], *fc2 = legacy ? n[6] : n[7];
+        char qkv[48];
+        snprintf(qkv, sizeof qkv, "v.blk.%d.attn_qkv", l);
         if ((rc = load_norm(v, n[0], 0, &L->ln1_w, &L->ln1_b, err)) ||
-            (rc = load_linear(v, n[1], D, D, &L->wq, &L->bq, err)) ||
-            (rc = load_linear(v, n[2], D, D, &L->wk, &L->bk, err)) ||
-            (rc = load_linear(v, n[3], D, D, &L->wv, &L->bv, err)) ||
+            (rc = load_attn_qkv(v, qkv, n[1], n[2], n[3], L, err)) ||
             (rc = load_linear(v, n[4], D, D, &L->wo, &L->bo, err)) ||
             (rc = load_norm(v, n[5], 0, &L->ln2_w, &L->ln2_b, err)) ||
             (rc = load_linear(v, fc1, D, F, &L->fc1, &L->fc1_b, err)) ||
@@ -264,6 +298,11 @@ static int load_tensors(graft_vision *v, graft_error *err) {
     if ((rc = graft_projector_load(&v->proj, type, len, hp->n_feature_layers * hp->n_embd, &v->wl, err)))
         return rc;
     snprintf(v->proj_name, sizeof v->proj_name, "%s", v->proj.ops->name);
+    if (v->proj.ops->rows == GRAFT_PROJ_ROWS_LAST_HIDDEN &&
+        (hp->n_feature_layers != 1 || hp->feature_layers[0] != hp->n_block))
+        return graft_error_set(err, GRAFT_E_FORMAT,
+                               "%s: the %s projector reads the last block's output, but "
+                               "clip.vision.feature_layer selects other hidden states", path, v->proj_name);
     return GRAFT_OK;
 }
 
@@ -343,6 +382,8 @@ int graft_vision_ctx_new(const graft_vision *v, const graft_vision_ctx_params *p
     if (p.n_text_max < 0 || p.n_text_max > (1 << 20))
         return graft_error_set(err, GRAFT_E_INVALID, "vision context: n_text_max %d is out of range", p.n_text_max);
     const graft_clip_hparams *hp = &v->hp;
+    /* a projector that reads the last hidden state gets every row, whatever the selection */
+    if (v->proj.ops->rows == GRAFT_PROJ_ROWS_LAST_HIDDEN) p.select = GRAFT_VISION_SELECT_FULL;
     const int n_feat_rows = p.select == GRAFT_VISION_SELECT_FULL ? hp->n_pos : hp->n_patches;
     if (v->proj.ops->n_out_tokens(&v->proj, n_feat_rows) < 1)
         return graft_error_set(err, GRAFT_E_UNSUPPORTED, "vision context: the %s projector cannot take "
@@ -514,6 +555,12 @@ static void vit_forward(graft_vision_ctx *c, const float *pixels) {
         block_forward(c, &v->layers[l]);
         gather_features(c, l + 1);
     }
+    /* last_hidden_state = post_layernorm(every row of the last block), for the projectors that
+     * read it; the hidden states kept for research stay before it, as Hugging Face's do */
+    if (v->proj.ops->rows == GRAFT_PROJ_ROWS_LAST_HIDDEN && v->post_ln_w)
+        for (int r = 0; r < c->n_feat_rows; r++)
+            kt->layernorm(D, c->feats + (size_t)r * D, v->post_ln_w, v->post_ln_b, hp->eps,
+                          c->feats + (size_t)r * D);
 }
 
 int graft_vision_encode(graft_vision_ctx *c, const float *pixels, const int32_t *text_ids,

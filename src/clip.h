@@ -55,7 +55,8 @@ struct graft_vision {
     const float *class_embd;    /* (D) */
     graft_tensor pos_embd;      /* (T, D) */
     const float *pre_ln_w, *pre_ln_b; /* (D) or NULL */
-    const float *post_ln_w, *post_ln_b; /* (D) or NULL: checked, never applied (see docs/vision.md) */
+    const float *post_ln_w, *post_ln_b; /* (D) or NULL: applied only for projectors that read the
+                                          last hidden state (GRAFT_PROJ_ROWS_LAST_HIDDEN) */
     graft_clip_layer *layers;   /* n_block */
     graft_projector proj;       /* Df -> De */
     char proj_name[32];

@@ -280,19 +280,27 @@ static int pool2_forward(const graft_projector *p, const float *feats, int n_in,
 
 /* ---- the registry ------------------------------------------------------------------------- */
 
-static const graft_projector_ops registry[] = {
-    {"linear", "LLaVA-1: one linear layer (mm.0 or mm)", linear_load, state_free, same_tokens,
-     linear_scratch, linear_forward},
-    {"mlp", "LLaVA-1.5 mlp2x_gelu: linear, GELU (erf), linear (mm.0, mm.2)", mlp_load, state_free,
-     same_tokens, mlp_scratch, mlp_forward},
-    {"pool2_mlp", "2x2 average pooling of the patch grid, then mlp2x_gelu (mm.0, mm.2)", mlp_load,
-     state_free, pool2_tokens, pool2_scratch, pool2_forward},
+static const graft_projector_ops linear_ops = {
+    "linear", "LLaVA-1: one linear layer (mm.0 or mm)", linear_load, state_free, same_tokens,
+    linear_scratch, linear_forward, GRAFT_PROJ_ROWS_SELECTED};
+static const graft_projector_ops mlp_ops = {
+    "mlp", "LLaVA-1.5 mlp2x_gelu: linear, GELU (erf), linear (mm.0, mm.2)", mlp_load, state_free,
+    same_tokens, mlp_scratch, mlp_forward, GRAFT_PROJ_ROWS_SELECTED};
+static const graft_projector_ops pool2_ops = {
+    "pool2_mlp", "2x2 average pooling of the patch grid, then mlp2x_gelu (mm.0, mm.2)", mlp_load,
+    state_free, pool2_tokens, pool2_scratch, pool2_forward, GRAFT_PROJ_ROWS_SELECTED};
+
+/* Every projector graft knows; those of other files are declared in projector.h. */
+static const graft_projector_ops *const registry[] = {
+    &linear_ops,
+    &mlp_ops,
+    &pool2_ops,
 };
 #define N_REGISTRY (sizeof registry / sizeof registry[0])
 
 const graft_projector_ops *graft_projector_find(const char *name, size_t len) {
     for (size_t i = 0; i < N_REGISTRY; i++)
-        if (strlen(registry[i].name) == len && !memcmp(registry[i].name, name, len)) return &registry[i];
+        if (strlen(registry[i]->name) == len && !memcmp(registry[i]->name, name, len)) return registry[i];
     return NULL;
 }
 
@@ -300,7 +308,7 @@ void graft_projector_list(char *buf, size_t cap) {
     size_t o = 0;
     if (cap) buf[0] = 0;
     for (size_t i = 0; i < N_REGISTRY && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", registry[i].name);
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", registry[i]->name);
 }
 
 int graft_projector_load(graft_projector *p, const char *type, size_t len, int d_in,

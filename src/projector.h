@@ -75,6 +75,17 @@ typedef struct graft_projector_run {
     int n_text;
 } graft_projector_run;
 
+/* Which rows of the vision tower a projector reads. */
+enum {
+    /* LLaVA's: the feature layer(s) of clip.vision.feature_layer, class token dropped (or kept with
+     * the "full" selection of the vision context) */
+    GRAFT_PROJ_ROWS_SELECTED = 0,
+    /* the tower's last_hidden_state: every row (class token first) of the last block's output,
+     * with the post-layernorm applied when the file has v.post_ln (BLIP-2's Q-Former, mPLUG-Owl's
+     * abstractor) */
+    GRAFT_PROJ_ROWS_LAST_HIDDEN = 1,
+};
+
 typedef struct graft_projector_ops {
     const char *name;            /* the clip.projector_type value it answers to */
     const char *summary;         /* one line for listings and docs */
@@ -91,6 +102,7 @@ typedef struct graft_projector_ops {
     /* out (n_out_tokens(n_in), d_out) from feats (n_in, d_in). Allocates nothing. */
     int (*forward)(const graft_projector *p, const float *feats, int n_in, float *out,
                    const graft_projector_run *run);
+    int rows;                    /* GRAFT_PROJ_ROWS_*: what the vision tower hands it */
 } graft_projector_ops;
 
 struct graft_projector {
