@@ -243,6 +243,15 @@ int graft_vision_n_embd(const graft_vision *v);      /* width of those rows: the
 int graft_vision_n_embd_vision(const graft_vision *v); /* the ViT's width */
 int graft_vision_n_layer(const graft_vision *v);     /* ViT blocks run per image */
 const char *graft_vision_projector(const graft_vision *v); /* "mlp", "linear", ... */
+/* The recipe the mmproj names (graft.recipe), "llava" when it names none. Never NULL. */
+const struct graft_recipe *graft_vision_recipe(const graft_vision *v);
+/* The most instruction tokens its projector takes (InstructBLIP's Q-Former: its position table);
+ * 0 when it reads none. */
+int graft_vision_n_text_max(const graft_vision *v);
+/* The instruction as the projector's tokenizer ids (malloc'd; [CLS] ... [SEP] for BERT's
+ * WordPiece): GRAFT_E_NOTFOUND when the mmproj has no tokenizer. */
+int graft_vision_tokenize(const graft_vision *v, const char *text, size_t len, int32_t **ids, size_t *n,
+                          graft_error *err);
 
 enum { GRAFT_VISION_SELECT_DEFAULT = 0, /* drop the class token (LLaVA's "default") */
        GRAFT_VISION_SELECT_FULL = 1 };  /* keep it as row 0 ("full") */
@@ -292,13 +301,54 @@ typedef struct graft_image_input {
     const unsigned char *rgb;
     int w, h;
     const float *pixels;
+    /* The instruction, for projectors that read it (InstructBLIP's Q-Former; the recipe's
+     * `instruction`): text, tokenized with the vision tower's own tokenizer, or ids already
+     * tokenized (they win). Ignored by other projectors. The image cache keys on it too. */
+    const char *instruction;
+    const int32_t *instruction_ids;
+    int n_instruction_ids;
 } graft_image_input;
 
-enum { GRAFT_MM_MODE_CROP = 0, GRAFT_MM_MODE_PAD = 1, GRAFT_MM_MODE_RESIZE = 2 };
+enum { GRAFT_MM_MODE_CROP = 0, GRAFT_MM_MODE_PAD = 1, GRAFT_MM_MODE_RESIZE = 2,
+       GRAFT_MM_MODE_AUTO = 3 /* the recipe's (graft_recipe.image_mode) */ };
+
+/* ---- recipes ------------------------------------------------------------------------------ */
+
+/* Where a session puts an image's rows: at its marker in the text (LLaVA, MiniGPT-4, mPLUG-Owl),
+ * or in front of everything, BOS included, with no marker (BLIP-2, InstructBLIP). */
+enum { GRAFT_MM_PLACE_AUTO = 0, GRAFT_MM_PLACE_INLINE = 1, GRAFT_MM_PLACE_PREPEND = 2 };
+/* How the text after an image is tokenized: as Hugging Face's Llama tokenizer does with an added
+ * image token (no SentencePiece prefix space; LLaVA), or each text segment on its own, each with
+ * the prefix space (MiniGPT-4 tokenizes its prompt segments separately; llama.cpp does the same). */
+enum { GRAFT_MM_SPACE_AUTO = 0, GRAFT_MM_SPACE_HF = 1, GRAFT_MM_SPACE_EACH = 2 };
+
+/* A grafting recipe: how one design's original code feeds images to its language model. An
+ * mmproj names its recipe (key graft.recipe; "llava" when absent); sessions, the CLI and graft
+ * eval take these as defaults. docs/recipes.md describes each. */
+typedef struct graft_recipe {
+    const char *name;          /* "llava", "blip2", "instructblip", "minigpt4", "mplug_owl" */
+    const char *summary;
+    const char *chat_template; /* the prompt format graft_chat_render knows it by ("none": as given) */
+    const char *marker;        /* the image marker in prompt text */
+    const char *user_image;    /* what a user turn starts with, per image ("<image>\n"); "" when the
+                                  rows are placed in front (PREPEND) */
+    int image_mode;            /* GRAFT_MM_MODE_*: the original preprocessing */
+    int placement;             /* GRAFT_MM_PLACE_INLINE or _PREPEND */
+    int spacing;               /* GRAFT_MM_SPACE_HF or _EACH */
+    int instruction;           /* 1: the projector reads the instruction (graft_image_input.instruction) */
+    const char *stop;          /* text that ends a reply besides end-of-generation tokens, or NULL */
+} graft_recipe;
+
+/* The recipe of that name, NULL when unknown; graft_recipe_at(i) lists them (NULL past the end). */
+const graft_recipe *graft_recipe_find(const char *name);
+const graft_recipe *graft_recipe_at(int i);
 
 typedef struct graft_mm_params {
-    const char *marker;  /* "<image>" */
-    int image_mode;      /* GRAFT_MM_MODE_PAD (LLaVA-1.5's expand2square), CROP (CLIPImageProcessor) or RESIZE */
+    const char *marker;  /* NULL: the recipe's ("<image>") */
+    int image_mode;      /* GRAFT_MM_MODE_AUTO (default: the recipe's), PAD (LLaVA-1.5's expand2square),
+                            CROP (CLIPImageProcessor) or RESIZE (straight to S x S, BLIP's processor) */
+    int placement;       /* GRAFT_MM_PLACE_* (AUTO: the recipe's) */
+    int spacing;         /* GRAFT_MM_SPACE_* (AUTO: the recipe's) */
     int cache_images;    /* image embeddings kept for reuse (4) */
     int64_t max_pixels;  /* decoded-image limit; 0 = 64 Mpixel */
     int n_threads;       /* for the vision tower when there is no decoder context (2) */
@@ -326,12 +376,20 @@ int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images
  * that ended right after an image (or a marker's rows): its first chunk gets no BOS and is
  * tokenized as text after an image (no prefix space), so prefix + continuation decode exactly
  * the positions the whole prompt would. For reusing a shared prompt prefix (graft eval). */
-enum { GRAFT_MM_EVAL_CONTINUE = 1 };
+enum { GRAFT_MM_EVAL_CONTINUE = 1,
+       /* for sessions that place images in front (PREPEND): decode only the images' rows, no
+        * text; the prompt that follows (a later call, BOS first) completes it. For reusing the
+        * image prefix (graft eval). */
+       GRAFT_MM_EVAL_IMAGES_ONLY = 2 };
 int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                      int flags, graft_mm_timings *t, graft_error *err);
 /* The projector rows of one image (graft_mm_n_tokens x graft_vision_n_embd floats into out),
  * through the session's cache. */
 int graft_mm_n_tokens(const graft_mm *s);
+/* The session's resolved settings: GRAFT_MM_PLACE_*, GRAFT_MM_SPACE_*, its recipe. */
+int graft_mm_placement(const graft_mm *s);
+int graft_mm_spacing(const graft_mm *s);
+const graft_recipe *graft_mm_recipe(const graft_mm *s);
 int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, graft_mm_timings *t,
                     graft_error *err);
 /* The normalised pixels (3, S, S) of an image as the vision tower will see them. */

@@ -21,6 +21,7 @@ typedef struct {
 
 typedef struct {
     const char *model, *prompt, *prompt_file, *prompt_ids, *logits_out, *chat_template, *system;
+    const char *qformer_prompt_ids; /* InstructBLIP: the Q-Former's instruction ids, instead of the prompt text */
     const char *mmproj;
     image_arg images[MAX_IMAGES];
     int n_images, image_mode;
@@ -37,6 +38,8 @@ static void run_usage(FILE *f) {
             "  -p, --prompt TEXT        prompt text (escapes \\n \\t \\\\ \\\" are processed; --no-escape)\n"
             "  -f, --file FILE          read the prompt from FILE\n"
             "      --prompt-ids LIST    feed token ids instead of text, e.g. 1,450,4996\n"
+            "      --qformer-prompt-ids LIST  InstructBLIP: the Q-Former's instruction ids (default: the\n"
+            "                           prompt text through the mmproj's WordPiece tokenizer)\n"
             "  -n, --n-predict N        tokens to generate (-1: until end of generation or context; default -1)\n"
             "  -c, --ctx-size N         context length (default: the model's)\n"
             "  -b, --batch-size N       prompt tokens per matrix-matrix step (default 512)\n"
@@ -51,12 +54,15 @@ static void run_usage(FILE *f) {
             "  -ctk, --cache-type-k T   KV cache type f16 (default) or f32\n"
             "      --mmproj FILE        vision tower + projector GGUF (llama.cpp's mmproj); not needed\n"
             "                           when -m is a Hugging Face LLaVA directory\n"
-            "      --image FILE         an image for the next <image> marker in the prompt (repeatable; with no\n"
-            "                           marker in the prompt, '<image>\\n' is put in front of it per image)\n"
+            "      --image FILE         an image for the next image marker in the prompt (repeatable; with no\n"
+            "                           marker, the image goes where the model's recipe puts it: for LLaVA,\n"
+            "                           '<image>\\n' in front of the prompt; BLIP-2: rows before the text)\n"
             "      --pixels FILE        like --image, but an already-normalised float32 [3, S, S] tensor\n"
-            "      --image-mode M       pad (LLaVA-1.5's expand2square, default), crop (CLIPImageProcessor) or resize\n"
-            "      --chat-template NAME wrap the prompt as a user turn: vicuna_v1, llama2, mistral, chatml, none\n"
-            "                           (default: the model's, or vicuna_v1 when images are given)\n"
+            "      --image-mode M       pad (LLaVA-1.5's expand2square), crop (CLIPImageProcessor) or resize\n"
+            "                           (default: the recipe's: pad for LLaVA, resize for BLIP-2 and relatives)\n"
+            "      --chat-template NAME wrap the prompt as a user turn: vicuna_v1, llama2, mistral, chatml,\n"
+            "                           blip2, minigpt4, mplug_owl, none (default: the mmproj recipe's when\n"
+            "                           images are given, else the model's)\n"
             "      --system TEXT        system message for the chat template\n"
             "  -i, --interactive        chat: read user turns from stdin, keep the KV cache\n"
             "      --no-display-prompt  print only the generated text\n"
@@ -126,7 +132,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     o->escape = 1;
     o->sp = graft_sampler_default_params();
     o->sp.seed = 23773;
-    o->image_mode = GRAFT_MM_MODE_PAD;
+    o->image_mode = GRAFT_MM_MODE_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define IS(x) (!strcmp(a, x))
@@ -140,6 +146,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
         else if (IS("-p") || IS("--prompt")) ok = (o->prompt = NEXT()) != NULL;
         else if (IS("-f") || IS("--file")) ok = (o->prompt_file = NEXT()) != NULL;
         else if (IS("--prompt-ids")) ok = (o->prompt_ids = NEXT()) != NULL;
+        else if (IS("--qformer-prompt-ids")) ok = (o->qformer_prompt_ids = NEXT()) != NULL;
         else if (IS("--logits-out")) ok = (o->logits_out = NEXT()) != NULL;
         else if (IS("--chat-template")) ok = (o->chat_template = NEXT()) != NULL;
         else if (IS("--system")) ok = (o->system = NEXT()) != NULL;
@@ -271,10 +278,45 @@ typedef struct {
     int n_prompt, n_gen;
 } run_stats;
 
+/* A recipe's stop string (MiniGPT-4's "###"): text is held back while it could be the start
+ * of the stop string, and generation ends when the stop string is complete (it is not printed). */
+typedef struct {
+    const char *stop;
+    char held[64];
+    size_t n;
+} stop_filter;
+
+/* Prints what is safe of held + s[0..n); 1 when the stop string is complete. */
+static int stop_push(stop_filter *f, const char *s, size_t n) {
+    if (!f->stop || !*f->stop) {
+        fwrite(s, 1, n, stdout);
+        return 0;
+    }
+    const size_t ls = strlen(f->stop);
+    for (size_t i = 0; i < n; i++) {
+        f->held[f->n++] = s[i];
+        if (f->n >= ls && !memcmp(f->held + f->n - ls, f->stop, ls)) {
+            fwrite(f->held, 1, f->n - ls, stdout);
+            f->n = 0;
+            return 1;
+        }
+        /* keep the longest tail that is a prefix of the stop string; print the rest */
+        size_t keep = f->n < ls ? f->n : ls - 1;
+        while (keep && memcmp(f->held + f->n - keep, f->stop, keep)) keep--;
+        fwrite(f->held, 1, f->n - keep, stdout);
+        memmove(f->held, f->held + f->n - keep, keep);
+        f->n = keep;
+    }
+    return 0;
+}
+
 /* Generates after the tokens already decoded, printing pieces as they come; records the
- * generated ids in hist (the cache mirror). Returns 0 or a graft status. */
-static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, int n_predict,
+ * generated ids in hist (the cache mirror). Stops at end-of-generation tokens and at the
+ * recipe's stop string. Returns 0 or a graft status. */
+static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, int n_predict, const char *stop,
                     int32_t *hist, int *n_hist, run_stats *st) {
+    stop_filter sf = {.stop = stop};
+    int stopped = 0;
     graft_detok_stream ds;
     graft_detok_stream_init(&ds, m->vocab, 0, 0);
     char out[256];
@@ -290,7 +332,11 @@ static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, in
         if (m->vocab) {
             size_t n = 0;
             graft_error e;
-            if (graft_detok_stream_push(&ds, tok, buf, cap, &n, &e) == GRAFT_OK) fwrite(buf, 1, n, stdout);
+            if (graft_detok_stream_push(&ds, tok, buf, cap, &n, &e) == GRAFT_OK && stop_push(&sf, buf, n)) {
+                st->n_gen++; /* the reply is over; the token is not fed to the cache */
+                stopped = 1;
+                break;
+            }
         } else {
             printf("%d ", tok);
         }
@@ -306,7 +352,10 @@ static int generate(graft_ctx *ctx, const graft_model *m, graft_sampler *smp, in
             break;
         }
     }
-    if (m->vocab) fwrite(buf, 1, graft_detok_stream_flush(&ds, buf), stdout);
+    if (m->vocab && !stopped) {
+        stop_push(&sf, buf, graft_detok_stream_flush(&ds, buf));
+        fwrite(sf.held, 1, sf.n, stdout);
+    }
     fflush(stdout);
     if (buf != out) free(buf);
     st->t_gen += now_ms() - t0;
@@ -373,11 +422,16 @@ int cli_run(int argc, char **argv) {
     graft_sampler *smp = NULL;
     int32_t *ids = NULL, *hist = NULL;
     char *text = NULL, *line = NULL; /* text: the prompt, owned */
+    char *instruction = NULL;        /* the prompt as given: what an instruction-reading projector gets */
+    int32_t *qf_ids = NULL;          /* --qformer-prompt-ids */
+    size_t n_qf_ids = 0;
     size_t n_ids = 0;
+    const graft_recipe *recipe = vis ? graft_vision_recipe(vis) : graft_recipe_find("llava");
     const char *tmpl = o.chat_template;
     if (tmpl && !strcmp(tmpl, "auto")) tmpl = graft_model_chat_template(m);
-    if ((o.interactive || o.n_images) && !tmpl)
-        tmpl = graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
+    if (o.n_images && !tmpl) tmpl = recipe->chat_template; /* the recipe's prompt format */
+    if (o.interactive && !tmpl)
+        tmpl = vis ? recipe->chat_template : graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
     if (tmpl && !strcmp(tmpl, "none")) tmpl = NULL;
     if (tmpl) { /* an unknown name fails here, before any work */
         size_t len;
@@ -400,11 +454,14 @@ int cli_run(int argc, char **argv) {
         text = strdup(o.prompt);
         if (o.escape) unescape(text);
     }
-    if (text && o.n_images && !strstr(text, "<image>")) { /* LLaVA puts the image before the question */
-        size_t len = strlen(text);
-        char *t = malloc(len + 8 * (size_t)o.n_images + 1);
+    /* the instruction a Q-Former reads (InstructBLIP): the prompt as given, before any template */
+    instruction = text ? strdup(text) : NULL;
+    if (text && o.n_images && !strstr(text, recipe->marker)) {
+        /* where the recipe puts an image in a user turn (LLaVA: "<image>\n" before the question) */
+        const size_t len = strlen(text), lu = strlen(recipe->user_image);
+        char *t = malloc(len + lu * (size_t)o.n_images + 1);
         t[0] = 0;
-        for (int i = 0; i < o.n_images; i++) strcat(t, "<image>\n");
+        for (int i = 0; i < o.n_images; i++) strcat(t, recipe->user_image);
         strcat(t, text);
         free(text);
         text = t;
@@ -465,8 +522,11 @@ int cli_run(int argc, char **argv) {
         }
         const size_t S = (size_t)graft_vision_image_size(vis), npx = 3 * S * S;
         pix = malloc(sizeof(float) * npx * (size_t)(o.n_images ? o.n_images : 1));
+        if (o.qformer_prompt_ids && !parse_ids(o.qformer_prompt_ids, &qf_ids, &n_qf_ids)) goto done;
         for (int i = 0; i < o.n_images; i++) {
             memset(&inputs[i], 0, sizeof inputs[i]);
+            inputs[i].instruction = instruction;
+            if (qf_ids) inputs[i].instruction_ids = qf_ids, inputs[i].n_instruction_ids = (int)n_qf_ids;
             if (!o.images[i].is_pixels) {
                 inputs[i].path = o.images[i].path;
                 continue;
@@ -497,6 +557,16 @@ int cli_run(int argc, char **argv) {
         const int nt_img = graft_mm_n_tokens(mm), E = graft_model_n_embd(m);
         int n_marks = 0;
         for (size_t i = 0; i < n_ids; i++) n_marks += ids[i] == -1 || ids[i] == img_id;
+        const int prepend = graft_mm_placement(mm) == GRAFT_MM_PLACE_PREPEND && n_marks == 0;
+        if (prepend) { /* BLIP-2: the rows in front of the given ids */
+            int32_t *moved = malloc((n_ids + (size_t)o.n_images) * sizeof *moved);
+            for (int k = 0; k < o.n_images; k++) moved[k] = -1;
+            memcpy(moved + o.n_images, ids, n_ids * sizeof *ids);
+            free(ids);
+            ids = moved;
+            n_ids += (size_t)o.n_images;
+            n_marks = o.n_images;
+        }
         if (n_marks != o.n_images) {
             fprintf(stderr, "graft: --prompt-ids marks %d image position%s (-1 or <image>) but %d image%s given\n",
                     n_marks, n_marks == 1 ? "" : "s", o.n_images, o.n_images == 1 ? " was" : "s were");
@@ -533,7 +603,7 @@ int cli_run(int argc, char **argv) {
         n_hist = graft_ctx_pos(ctx);
         for (int i = 0; i < n_hist; i++) hist[i] = -1;
         if (o.logits_out && write_logits(o.logits_out, ctx, m, n_hist)) goto done;
-        if (generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st)) goto done;
+        if (generate(ctx, m, smp, o.n_predict, vis ? recipe->stop : NULL, hist, &n_hist, &st)) goto done;
         printf("\n");
     } else if (n_ids > 0) {
         if (o.display_prompt && !o.interactive && m->vocab && !o.prompt_ids) {
@@ -548,7 +618,7 @@ int cli_run(int argc, char **argv) {
             if (ids[i] >= 0) graft_sampler_accept(smp, ids[i]);
         if (feed(ctx, ids, embd, (int)n_ids, hist, &n_hist, &st)) goto done;
         if (o.logits_out && write_logits(o.logits_out, ctx, m, (int)n_ids)) goto done;
-        if (!o.interactive && generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st)) goto done;
+        if (!o.interactive && generate(ctx, m, smp, o.n_predict, vis ? recipe->stop : NULL, hist, &n_hist, &st)) goto done;
         if (!o.interactive) printf("\n");
     }
 
@@ -590,7 +660,7 @@ int cli_run(int argc, char **argv) {
             free(turn);
             if (rc) break;
             int start = n_hist;
-            generate(ctx, m, smp, o.n_predict, hist, &n_hist, &st);
+            generate(ctx, m, smp, o.n_predict, vis ? recipe->stop : NULL, hist, &n_hist, &st);
             char *reply = NULL;
             size_t rlen;
             graft_detokenize(m->vocab, hist + start, (size_t)(n_hist - start), 0, 0, &reply, &rlen, &e);
@@ -623,6 +693,8 @@ done:
     free(hist);
     free(ids);
     free(text);
+    free(instruction);
+    free(qf_ids);
     free(pix);
     free(embd);
     graft_mm_free(mm);

@@ -13,6 +13,8 @@
 #include "clip.h"
 #include "error.h"
 #include "hf.h"
+#include "tokenizer.h"
+#include "vocab.h"
 
 /* ---- hyper-parameters ----------------------------------------------------------------------- */
 
@@ -306,6 +308,34 @@ static int load_tensors(graft_vision *v, graft_error *err) {
     return GRAFT_OK;
 }
 
+/* graft.recipe (absent: LLaVA), the projector's tokenizer when the file carries one, and the
+ * instruction length its text embeddings allow. */
+static int load_recipe(graft_vision *v, graft_error *err) {
+    const char *path = graft_gguf_path(v->gguf), *name;
+    size_t len;
+    int rc = graft_gguf_get_str(v->gguf, "graft.recipe", &name, &len, err);
+    if (rc == GRAFT_E_NOTFOUND) {
+        v->recipe = graft_recipe_find("llava");
+    } else if (rc) {
+        return rc;
+    } else {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), name);
+        if (!(v->recipe = graft_recipe_find(buf)) || len >= sizeof buf)
+            return graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: graft.recipe '%.*s' is not one graft knows "
+                                   "(llava, blip2, instructblip, minigpt4, mplug_owl)", path, (int)(len > 64 ? 64 : len), name);
+    }
+    if (graft_gguf_find_kv(v->gguf, "tokenizer.ggml.model") >= 0 &&
+        (rc = graft_vocab_load(v->gguf, &v->vocab, err)))
+        return rc;
+    int64_t ti = graft_gguf_find_tensor(v->gguf, "qf.pos_embd.weight");
+    if (ti >= 0) {
+        graft_gguf_tensor t = graft_gguf_tensor_info(v->gguf, ti);
+        v->n_text_max = t.n_dims == 2 && t.ne[1] > 0 && t.ne[1] <= (1 << 16) ? (int)t.ne[1] : 0;
+    }
+    return GRAFT_OK;
+}
+
 int graft_vision_load(const char *path, graft_vision **out, graft_error *err) {
     *out = NULL;
     graft_vision *v = calloc(1, sizeof *v);
@@ -328,6 +358,7 @@ int graft_vision_load(const char *path, graft_vision **out, graft_error *err) {
                              (int)(len > 64 ? 64 : len), arch);
     if (!rc) rc = load_hparams(v, err);
     if (!rc) rc = load_tensors(v, err);
+    if (!rc) rc = load_recipe(v, err);
     if (rc) {
         graft_vision_free(v);
         return rc;
@@ -338,6 +369,7 @@ int graft_vision_load(const char *path, graft_vision **out, graft_error *err) {
 
 void graft_vision_free(graft_vision *v) {
     if (!v) return;
+    graft_vocab_free(v->vocab);
     graft_projector_free(&v->proj);
     free(v->layers);
     graft_wl_free(&v->wl);
@@ -358,6 +390,18 @@ int graft_vision_n_embd(const graft_vision *v) { return v->proj.d_out; }
 int graft_vision_n_embd_vision(const graft_vision *v) { return v->hp.n_embd; }
 int graft_vision_n_layer(const graft_vision *v) { return v->hp.n_run; }
 const char *graft_vision_projector(const graft_vision *v) { return v->proj_name; }
+const graft_recipe *graft_vision_recipe(const graft_vision *v) { return v->recipe; }
+int graft_vision_n_text_max(const graft_vision *v) { return v->recipe->instruction ? v->n_text_max : 0; }
+
+int graft_vision_tokenize(const graft_vision *v, const char *text, size_t len, int32_t **ids, size_t *n,
+                          graft_error *err) {
+    *ids = NULL;
+    *n = 0;
+    if (!v->vocab)
+        return graft_error_set(err, GRAFT_E_NOTFOUND, "%s: the mmproj has no tokenizer for its projector",
+                               graft_gguf_path(v->gguf));
+    return graft_tokenize(v->vocab, text, len, 1, 0, ids, n, err);
+}
 
 /* ---- context -------------------------------------------------------------------------------- */
 

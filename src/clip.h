@@ -60,6 +60,9 @@ struct graft_vision {
     graft_clip_layer *layers;   /* n_block */
     graft_projector proj;       /* Df -> De */
     char proj_name[32];
+    const struct graft_recipe *recipe; /* graft.recipe ("llava" when absent) */
+    struct graft_vocab *vocab;  /* the projector's own tokenizer (tokenizer.ggml.* in the mmproj), or NULL */
+    int n_text_max;             /* most instruction tokens the projector reads (0: none) */
 };
 
 struct graft_vision_ctx {

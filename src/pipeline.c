@@ -15,7 +15,7 @@
 #include "vocab.h"
 
 typedef struct {
-    uint64_t hash;   /* of the normalised pixels; 0 = empty */
+    uint64_t hash;   /* of the normalised pixels and the instruction ids; 0 = empty */
     uint64_t used;   /* last use, for LRU replacement */
     float *rows;     /* (n_tok, n_embd) */
 } cache_slot;
@@ -24,8 +24,9 @@ struct graft_mm {
     graft_ctx *ctx;
     const graft_vision *v;
     graft_vision_ctx *vc;
-    graft_mm_params p;
-    int S, n_tok, n_embd;
+    graft_mm_params p;   /* AUTO values resolved from the recipe */
+    const graft_recipe *recipe;
+    int S, n_tok, n_embd, n_text_max;
     float *pixels;      /* (3, S, S) */
     cache_slot *cache;  /* p.cache_images slots */
     uint64_t clock;
@@ -38,8 +39,9 @@ static double now_ms(void) {
 }
 
 graft_mm_params graft_mm_default_params(void) {
-    graft_mm_params p = {.marker = "<image>", .image_mode = GRAFT_MM_MODE_PAD, .cache_images = 4,
-                         .max_pixels = 0, .n_threads = 2, .max_images = 64};
+    graft_mm_params p = {.marker = NULL, .image_mode = GRAFT_MM_MODE_AUTO, .placement = GRAFT_MM_PLACE_AUTO,
+                         .spacing = GRAFT_MM_SPACE_AUTO, .cache_images = 4, .max_pixels = 0, .n_threads = 2,
+                         .max_images = 64};
     return p;
 }
 
@@ -47,11 +49,19 @@ int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *p
                  graft_mm **out, graft_error *err) {
     *out = NULL;
     graft_mm_params p = params ? *params : graft_mm_default_params();
-    if (!p.marker || !*p.marker) p.marker = "<image>";
+    const graft_recipe *rc_ = graft_vision_recipe(v);
+    if (!p.marker || !*p.marker) p.marker = rc_->marker;
     if (p.cache_images < 1) p.cache_images = 1;
     if (p.max_images < 1) p.max_images = 64;
+    if (p.image_mode == GRAFT_MM_MODE_AUTO) p.image_mode = rc_->image_mode;
+    if (p.placement == GRAFT_MM_PLACE_AUTO) p.placement = rc_->placement;
+    if (p.spacing == GRAFT_MM_SPACE_AUTO) p.spacing = rc_->spacing;
     if (p.image_mode < 0 || p.image_mode > 2)
         return graft_error_set(err, GRAFT_E_INVALID, "unknown image mode %d", p.image_mode);
+    if (p.placement != GRAFT_MM_PLACE_INLINE && p.placement != GRAFT_MM_PLACE_PREPEND)
+        return graft_error_set(err, GRAFT_E_INVALID, "unknown image placement %d", p.placement);
+    if (p.spacing != GRAFT_MM_SPACE_HF && p.spacing != GRAFT_MM_SPACE_EACH)
+        return graft_error_set(err, GRAFT_E_INVALID, "unknown text spacing %d", p.spacing);
     const int E = ctx ? graft_model_n_embd(ctx->model) : graft_vision_n_embd(v);
     if (graft_vision_n_embd(v) != E)
         return graft_error_set(err, GRAFT_E_FORMAT,
@@ -62,10 +72,13 @@ int graft_mm_new(graft_ctx *ctx, const graft_vision *v, const graft_mm_params *p
     s->ctx = ctx;
     s->v = v;
     s->p = p;
+    s->recipe = rc_;
     s->S = graft_vision_image_size(v);
     s->n_embd = E;
+    s->n_text_max = graft_vision_n_text_max(v);
     graft_vision_ctx_params vp = graft_vision_ctx_default_params();
     vp.n_threads = ctx ? ctx->params.n_threads : p.n_threads;
+    vp.n_text_max = s->n_text_max;
     int rc = graft_vision_ctx_new(v, &vp, &s->vc, err);
     if (rc) {
         free(s);
@@ -133,9 +146,42 @@ static uint64_t hash_bytes(const void *p, size_t n) {
     return h ? h : 1;
 }
 
-/* The cache slot holding the rows of the image in s->pixels, encoding it if needed. */
-static int encode_cached(graft_mm *s, cache_slot **slot, graft_mm_timings *t, graft_error *err) {
-    const uint64_t h = hash_bytes(s->pixels, sizeof(float) * 3 * (size_t)s->S * s->S);
+/* The instruction ids of an image input for a projector that reads them (NULL / 0 otherwise):
+ * the caller's ids, or its text through the vision tower's tokenizer (*owned is then malloc'd;
+ * no text gives the empty instruction, as a processor given "" would: [CLS] [SEP]). */
+static int instruction_ids(graft_mm *s, const graft_image_input *in, const int32_t **ids, int *n,
+                           int32_t **owned, graft_error *err) {
+    *ids = NULL;
+    *n = 0;
+    *owned = NULL;
+    if (!s->n_text_max) return GRAFT_OK;
+    if (in->instruction_ids) {
+        *ids = in->instruction_ids;
+        *n = in->n_instruction_ids;
+    } else {
+        const char *text = in->instruction ? in->instruction : "";
+        size_t m = 0;
+        int rc = graft_vision_tokenize(s->v, text, strlen(text), owned, &m, err);
+        if (rc == GRAFT_E_NOTFOUND && !in->instruction) return GRAFT_OK; /* no tokenizer, no text: queries alone */
+        if (rc) return rc;
+        *ids = *owned;
+        *n = (int)m;
+    }
+    if (*n > s->n_text_max) {
+        free(*owned);
+        *owned = NULL;
+        return graft_error_set(err, GRAFT_E_LIMIT, "the instruction has %d tokens, more than the projector's %d",
+                               *n, s->n_text_max);
+    }
+    return GRAFT_OK;
+}
+
+/* The cache slot holding the rows of the image in s->pixels (with instruction `ids`, for the
+ * projectors that read one), encoding it if needed. */
+static int encode_cached(graft_mm *s, const int32_t *ids, int n_ids, cache_slot **slot, graft_mm_timings *t,
+                         graft_error *err) {
+    uint64_t h = hash_bytes(s->pixels, sizeof(float) * 3 * (size_t)s->S * s->S);
+    if (n_ids > 0) h = (h ^ hash_bytes(ids, sizeof *ids * (size_t)n_ids)) * 0x100000001b3ULL, h = h ? h : 1;
     cache_slot *victim = &s->cache[0];
     for (int i = 0; i < s->p.cache_images; i++) {
         cache_slot *c = &s->cache[i];
@@ -148,7 +194,7 @@ static int encode_cached(graft_mm *s, cache_slot **slot, graft_mm_timings *t, gr
         if (c->used < victim->used) victim = c;
     }
     victim->hash = 0;
-    if (graft_vision_encode(s->vc, s->pixels, NULL, 0, victim->rows))
+    if (graft_vision_encode(s->vc, s->pixels, ids, n_ids, victim->rows))
         return graft_error_set(err, GRAFT_E_INVALID, "%s", graft_vision_ctx_last_error(s->vc));
     victim->hash = h;
     victim->used = ++s->clock;
@@ -163,11 +209,23 @@ static int encode_cached(graft_mm *s, cache_slot **slot, graft_mm_timings *t, gr
     return GRAFT_OK;
 }
 
+/* Pixels, instruction and cached encode of one image input: the rows its slot holds. */
+static int encode_input(graft_mm *s, const graft_image_input *in, cache_slot **slot, graft_mm_timings *t,
+                        graft_error *err) {
+    int rc = graft_mm_pixels(s, in, s->pixels, t, err);
+    const int32_t *ids;
+    int n;
+    int32_t *owned = NULL;
+    if (!rc) rc = instruction_ids(s, in, &ids, &n, &owned, err);
+    if (!rc) rc = encode_cached(s, ids, n, slot, t, err);
+    free(owned);
+    return rc;
+}
+
 int graft_mm_encode(graft_mm *s, const graft_image_input *image, float *out, graft_mm_timings *t,
                     graft_error *err) {
-    int rc = graft_mm_pixels(s, image, s->pixels, t, err);
     cache_slot *slot;
-    if (!rc) rc = encode_cached(s, &slot, t, err);
+    int rc = encode_input(s, image, &slot, t, err);
     if (!rc) memcpy(out, slot->rows, sizeof(float) * (size_t)s->n_tok * s->n_embd);
     return rc;
 }
@@ -177,41 +235,69 @@ int graft_mm_eval(graft_mm *s, const char *text, const graft_image_input *images
     return graft_mm_eval_ex(s, text, images, n_images, 0, t, err);
 }
 
+/* One chunk of prompt text: the first of a fresh prompt gets BOS (and the prefix space); later
+ * ones follow the session's spacing: as text after an image (HF), or on their own (EACH). */
+static int tokenize_chunk(graft_mm *s, const char *p, size_t n, int first, int32_t **ids, size_t *n_ids,
+                          graft_error *err) {
+    const graft_vocab *vocab = s->ctx->model->vocab;
+    if (first) return graft_tokenize(vocab, p, n, 1, 1, ids, n_ids, err);
+    if (s->p.spacing == GRAFT_MM_SPACE_EACH) return graft_tokenize(vocab, p, n, 0, 1, ids, n_ids, err);
+    return graft_tokenize_continue(vocab, p, n, 1, ids, n_ids, err);
+}
+
+static int push_n(graft_ids *ids, int32_t v, int n, graft_error *err) {
+    for (int i = 0; i < n; i++)
+        if (graft_ids_push(ids, v)) return graft_error_set(err, GRAFT_E_NOMEM, "out of memory for the prompt");
+    return GRAFT_OK;
+}
+
 int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *images, int n_images,
                      int flags, graft_mm_timings *t, graft_error *err) {
     if (!s->ctx) return graft_error_set(err, GRAFT_E_INVALID, "this session has no decoder context (encode only)");
     const graft_model *m = s->ctx->model;
     if (!m->vocab) return graft_error_set(err, GRAFT_E_NOTFOUND, "the language model has no tokenizer metadata");
+    if (!text) text = "";
+    const int prepend = s->p.placement == GRAFT_MM_PLACE_PREPEND;
+    const int images_only = (flags & GRAFT_MM_EVAL_IMAGES_ONLY) != 0;
     const size_t mlen = strlen(s->p.marker);
     int n_markers = 0;
     for (const char *p = text; (p = strstr(p, s->p.marker)); p += mlen) n_markers++;
     if (n_images > s->p.max_images)
         return graft_error_set(err, GRAFT_E_LIMIT, "the prompt has %d images, more than the limit of %d (max_images)",
                                n_images, s->p.max_images);
-    if (n_markers != n_images)
+    if (images_only && (!prepend || *text))
+        return graft_error_set(err, GRAFT_E_INVALID, "images-only decoding is for sessions that place images in "
+                               "front of the prompt, with no text");
+    if (prepend && n_markers)
+        return graft_error_set(err, GRAFT_E_INVALID, "this %s model puts its image%s in front of the prompt: leave "
+                               "out the %s marker%s", s->recipe->name, n_images == 1 ? "" : "s", s->p.marker,
+                               n_markers == 1 ? "" : "s");
+    if (!prepend && n_markers != n_images)
         return graft_error_set(err, GRAFT_E_INVALID, "the prompt has %d image marker%s (%s) but %d image%s %s given",
                                n_markers, n_markers == 1 ? "" : "s", s->p.marker, n_images,
                                n_images == 1 ? "" : "s", n_images == 1 ? "was" : "were");
-    /* tokenize the chunks between markers: ids (-1 at image rows) */
+    /* the positions: ids, -1 at image rows. Inline: text chunks between markers, each marker's
+     * rows in its place. Prepend: every image's rows, then the text (BOS first) */
     graft_ids ids = {0};
     int rc = GRAFT_OK, n_text = 0;
+    if (prepend) rc = push_n(&ids, -1, n_images * s->n_tok, err);
     const char *p = text;
-    for (int k = 0; k <= n_markers && !rc; k++) {
-        const char *q = k < n_markers ? strstr(p, s->p.marker) : p + strlen(p);
+    const int n_chunks = images_only ? 0 : prepend ? 1 : n_markers + 1;
+    for (int k = 0; k < n_chunks && !rc; k++) {
+        const int last = k == n_chunks - 1;
+        const char *q = !last ? strstr(p, s->p.marker) : p + strlen(p);
         int32_t *chunk = NULL;
         size_t n = 0;
-        rc = k == 0 && !(flags & GRAFT_MM_EVAL_CONTINUE)
-                 ? graft_tokenize(m->vocab, p, (size_t)(q - p), 1, 1, &chunk, &n, err)
-                 : graft_tokenize_continue(m->vocab, p, (size_t)(q - p), 1, &chunk, &n, err);
+        rc = tokenize_chunk(s, p, (size_t)(q - p), k == 0 && !(flags & GRAFT_MM_EVAL_CONTINUE), &chunk, &n, err);
         for (size_t i = 0; !rc && i < n; i++)
             if (graft_ids_push(&ids, chunk[i])) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory for the prompt");
         n_text += (int)n;
         free(chunk);
-        for (int i = 0; !rc && k < n_markers && i < s->n_tok; i++)
-            if (graft_ids_push(&ids, -1)) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory for the prompt");
+        if (!rc && !last) rc = push_n(&ids, -1, s->n_tok, err);
         p = q + mlen;
     }
     const int n = (int)ids.n, pos = graft_ctx_pos(s->ctx), n_ctx = graft_ctx_n_ctx(s->ctx);
+    if (!rc && n == 0) rc = graft_error_set(err, GRAFT_E_INVALID, "nothing to decode: no text and no image");
     if (!rc && pos + n > n_ctx)
         rc = graft_error_set(err, GRAFT_E_LIMIT,
                              "the prompt needs %d positions (%d text tokens + %d images x %d image tokens)%s, "
@@ -226,8 +312,7 @@ int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *ima
     for (int k = 0, at = 0; !rc && k < n_images; k++) {
         while (ids.v[at] >= 0) at++;
         cache_slot *slot;
-        rc = graft_mm_pixels(s, &images[k], s->pixels, t, err);
-        if (!rc) rc = encode_cached(s, &slot, t, err);
+        rc = encode_input(s, &images[k], &slot, t, err);
         if (!rc) memcpy(embd + (size_t)at * s->n_embd, slot->rows, sizeof(float) * (size_t)s->n_tok * s->n_embd);
         at += s->n_tok;
     }
@@ -243,3 +328,6 @@ int graft_mm_eval_ex(graft_mm *s, const char *text, const graft_image_input *ima
 }
 
 int graft_mm_n_tokens(const graft_mm *s) { return s->n_tok; }
+int graft_mm_placement(const graft_mm *s) { return s->p.placement; }
+int graft_mm_spacing(const graft_mm *s) { return s->p.spacing; }
+const graft_recipe *graft_mm_recipe(const graft_mm *s) { return s->recipe; }
