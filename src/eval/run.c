@@ -13,7 +13,10 @@
 #include "tokenizer.h"
 #include "strbuf.h"
 
-static const char *const MARKER = "<image>";
+/* The recipe a runner's prompts follow: the caller's, the vision tower's, or LLaVA's. */
+static const graft_recipe *recipe_of(const graft_eval_run_params *p) {
+    return p->recipe ? p->recipe : graft_recipe_find("llava");
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -34,7 +37,7 @@ graft_eval_run_params graft_eval_run_default_params(void) {
     p.seed = 23773;
     p.mcq_norm = GRAFT_EVAL_NORM_MEAN;
     p.reuse = 1;
-    p.image_mode = GRAFT_MM_MODE_PAD;
+    p.image_mode = GRAFT_MM_MODE_AUTO;
     p.n_threads = 2;
     p.n_batch = 512;
     return p;
@@ -123,9 +126,11 @@ static int render(const char *tmpl, const char *system, const char *user, const 
     return graft_chat_render(tmpl, msgs, n, !assistant, *out, len + 1, &len, err);
 }
 
-static char *user_turn(const graft_eval_run_params *p, const graft_eval_sample *s) {
+/* The user turn: the recipe's image prefix per image (with_images), the context, the question,
+ * the options and the task's suffix. Without images it is the instruction a Q-Former reads. */
+static char *user_turn_ex(const graft_eval_run_params *p, const graft_eval_sample *s, int with_images) {
     graft_sb b = {0};
-    for (int i = 0; i < s->n_images; i++) graft_sb_str(&b, "<image>\n");
+    for (int i = 0; with_images && i < s->n_images; i++) graft_sb_str(&b, recipe_of(p)->user_image);
     if (s->context && *s->context) {
         if (p->context_prefix) graft_sb_str(&b, p->context_prefix);
         graft_sb_str(&b, s->context);
@@ -154,6 +159,8 @@ static char *user_turn(const graft_eval_run_params *p, const graft_eval_sample *
     }
     return b.p;
 }
+
+static char *user_turn(const graft_eval_run_params *p, const graft_eval_sample *s) { return user_turn_ex(p, s, 1); }
 
 int graft_eval_prompt(const graft_eval_run_params *p, const char *tmpl, const graft_eval_sample *s,
                       char **out, graft_error *err) {
@@ -229,7 +236,9 @@ int graft_eval_runner_new(const graft_model *m, const graft_vision *v, const gra
     if (r->p.n_batch < 1) r->p.n_batch = 512;
     for (int t = 0; t < GRAFT_TASK_COUNT; t++)
         if (r->p.max_new_tokens[t] < 1) r->p.max_new_tokens[t] = graft_eval_run_default_params().max_new_tokens[t];
+    if (!r->p.recipe) r->p.recipe = v ? graft_vision_recipe(v) : graft_recipe_find("llava");
     const char *t = r->p.chat_template;
+    if (!t && strcmp(r->p.recipe->name, "llava")) t = r->p.recipe->chat_template;
     if (!t) t = graft_model_chat_template(m) ? graft_model_chat_template(m) : "vicuna_v1";
     r->tmpl = strcmp(t, "none") ? t : NULL;
     int rc = GRAFT_OK;
@@ -330,10 +339,11 @@ static int decode_text(graft_eval_runner *r, const graft_eval_sample *s, const c
 }
 
 /* Decodes the prompt text (with its images) so that the context ends right after it. With
- * reuse, the part up to the last image marker is kept from the previous sample when equal.
- * tail_out: the text after the last marker (the whole prompt without images), owned by the
- * caller, NOT decoded when decode_tail is 0 (loglik decodes it itself). *tail_bos: the tail
- * starts the sequence (no images). */
+ * reuse, the part up to the last image marker is kept from the previous sample when equal (for
+ * recipes that put the images in front: the images' rows; for a projector that reads the
+ * instruction, only when the instruction is the same too). tail_out: the text after that part
+ * (the whole prompt without images), owned by the caller, NOT decoded when decode_tail is 0
+ * (loglik decodes it itself). *tail_bos: the tail starts the text (BOS first). */
 static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const char *prompt, int decode_tail,
                        char **tail_out, int *tail_bos, graft_error *err) {
     *tail_out = NULL;
@@ -341,24 +351,44 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
     if (s->n_images > 0 && !r->mm)
         return graft_error_set(err, GRAFT_E_INVALID, "sample %s has an image but no vision tower (--mmproj) was given",
                                s->id);
+    const graft_recipe *rec = recipe_of(&r->p);
+    const char *marker = rec->marker;
+    const int prepend = r->mm && graft_mm_placement(r->mm) == GRAFT_MM_PLACE_PREPEND;
     int n_markers = 0;
     const char *lastm = NULL;
-    for (const char *q = prompt; (q = strstr(q, MARKER)); q += strlen(MARKER)) n_markers++, lastm = q;
-    if (n_markers != s->n_images)
-        return graft_error_set(err, GRAFT_E_INVALID, "sample %s: the prompt has %d %s markers for %d images", s->id,
-                               n_markers, MARKER, s->n_images);
+    for (const char *q = prompt; (q = strstr(q, marker)); q += strlen(marker)) n_markers++, lastm = q;
+    if (n_markers != (prepend ? 0 : s->n_images))
+        return graft_error_set(err, GRAFT_E_INVALID, "sample %s: the prompt has %d %s markers for %d images%s", s->id,
+                               n_markers, marker, s->n_images, prepend ? " (this recipe puts images in front: none)" : "");
     graft_image_input *in = calloc((size_t)s->n_images + 1, sizeof *in);
     char **paths = calloc((size_t)s->n_images + 1, sizeof *paths);
-    int rc = in && paths ? GRAFT_OK : graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < s->n_images; i++)
+    char *instruction = rec->instruction && s->n_images ? user_turn_ex(&r->p, s, 0) : NULL;
+    int rc = in && paths && (instruction || !rec->instruction || !s->n_images)
+                 ? GRAFT_OK : graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < s->n_images; i++) {
+        in[i].instruction = instruction;
         if (!(in[i].path = paths[i] = join_path(r->p.images_root, s->images[i])))
             rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+    }
     graft_mm_timings t = {0};
-    const size_t split = lastm ? (size_t)(lastm - prompt) + strlen(MARKER) : 0;
+    const size_t split = lastm ? (size_t)(lastm - prompt) + strlen(marker) : 0;
+    /* the reuse key: the prefix text (+ the instruction the image rows depend on) */
     char *prefix = NULL;
-    if (!rc && !(prefix = strndup(prompt, split))) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
-    if (!rc) *tail_bos = s->n_images == 0;
+    if (!rc) {
+        graft_sb k = {0};
+        graft_sb_put(&k, prompt, split);
+        if (instruction) graft_sb_str(&k, "\x01"), graft_sb_str(&k, instruction);
+        if (!k.p && !k.oom) graft_sb_str(&k, "");
+        if (k.oom) free(k.p), rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+        else prefix = k.p;
+    }
+    if (!rc) *tail_bos = s->n_images == 0 || prepend;
     if (!rc && !(*tail_out = strdup(prompt + split))) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
+    /* the images' part alone: up to the last marker (inline) or the rows alone (prepend) */
+    const int img_flags = prepend ? GRAFT_MM_EVAL_IMAGES_ONLY : 0;
+    const int tail_flags = prepend ? 0 : GRAFT_MM_EVAL_CONTINUE;
+    char *img_text = NULL;
+    if (!rc && !(img_text = strndup(prompt, prepend ? 0 : split))) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
     if (!rc && !r->p.reuse) {
         /* the baseline: everything from scratch, a fresh image cache */
         forget_prefix(r);
@@ -367,7 +397,7 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
         if (!rc && decode_tail) {
             rc = r->mm ? graft_mm_eval(r->mm, prompt, in, s->n_images, &t, err) : decode_text(r, s, prompt, &t, err);
         } else if (!rc && s->n_images) {
-            rc = graft_mm_eval(r->mm, prefix, in, s->n_images, &t, err);
+            rc = graft_mm_eval_ex(r->mm, img_text, in, s->n_images, img_flags, &t, err);
         }
     } else if (!rc && s->n_images > 0) {
         if (same_prefix(r, prefix, s)) {
@@ -377,10 +407,10 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
         } else {
             forget_prefix(r);
             rc = rewind_to(r, 0, err);
-            if (!rc) rc = graft_mm_eval(r->mm, prefix, in, s->n_images, &t, err);
+            if (!rc) rc = graft_mm_eval_ex(r->mm, img_text, in, s->n_images, img_flags, &t, err);
             if (!rc) remember_prefix(r, prefix, s);
         }
-        if (!rc && decode_tail) rc = graft_mm_eval_ex(r->mm, *tail_out, NULL, 0, GRAFT_MM_EVAL_CONTINUE, &t, err);
+        if (!rc && decode_tail) rc = graft_mm_eval_ex(r->mm, *tail_out, NULL, 0, tail_flags, &t, err);
     } else if (!rc) {
         forget_prefix(r);
         rc = rewind_to(r, 0, err);
@@ -389,6 +419,8 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
     }
     add_timings(r, &t);
     free(prefix);
+    free(img_text);
+    free(instruction);
     for (int i = 0; paths && i < s->n_images; i++) free(paths[i]);
     free(paths);
     free(in);
@@ -400,9 +432,21 @@ static int eval_prompt(graft_eval_runner *r, const graft_eval_sample *s, const c
     return rc;
 }
 
-/* Greedy (or sampled) generation after the prompt until EOG or the cap. */
+/* 1 when the text of gen[0..n) contains the stop string. */
+static int stop_reached(graft_eval_runner *r, const int32_t *gen, int n, const char *stop) {
+    char *text = NULL;
+    size_t len;
+    graft_error e;
+    int hit = graft_detokenize(r->m->vocab, gen, (size_t)n, 1, 0, &text, &len, &e) == GRAFT_OK && text &&
+              strstr(text, stop) != NULL;
+    free(text);
+    return hit;
+}
+
+/* Greedy (or sampled) generation after the prompt until EOG, the recipe's stop string or the cap. */
 static int generate(graft_eval_runner *r, const graft_eval_sample *s, size_t index, graft_eval_result *res,
                     graft_error *err) {
+    const char *stop = r->mm ? recipe_of(&r->p)->stop : NULL;
     graft_sampler_params sp = graft_sampler_default_params();
     sp.temp = r->p.temp;
     sp.seed = r->p.seed + index;
@@ -425,6 +469,7 @@ static int generate(graft_eval_runner *r, const graft_eval_sample *s, size_t ind
         if (graft_model_token_is_eog(r->m, tok)) break;
         gen[n++] = tok;
         if (n == cap || graft_ctx_pos(r->ctx) >= graft_ctx_n_ctx(r->ctx)) break;
+        if (stop && stop_reached(r, gen, n, stop)) break;
         if (graft_decode(r->ctx, &tok, NULL, 1))
             rc = graft_error_set(err, GRAFT_E_LIMIT, "sample %s: %s", s->id, graft_ctx_last_error(r->ctx));
     }
@@ -440,6 +485,10 @@ static int generate(graft_eval_runner *r, const graft_eval_sample *s, size_t ind
         if (!fixed) rc = graft_error_set(err, GRAFT_E_NOMEM, "out of memory");
         free(res->prediction);
         res->prediction = fixed;
+    }
+    if (!rc && stop) {
+        char *at = strstr(res->prediction, stop); /* the reply ends before the stop string */
+        if (at) *at = 0;
     }
     if (!rc) py_strip(res->prediction);
     free(gen);
@@ -463,9 +512,13 @@ static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_
     return i;
 }
 
+/* The prompt's tail as the session tokenizes it: BOS first when it starts the text; after an
+ * image, with or without the prefix space as the session's spacing says. */
 static int tok_tail(graft_eval_runner *r, const char *text, int bos, int32_t **ids, size_t *n, graft_error *err) {
-    return bos ? graft_tokenize(r->m->vocab, text, strlen(text), 1, 1, ids, n, err)
-               : graft_tokenize_continue(r->m->vocab, text, strlen(text), 1, ids, n, err);
+    if (bos) return graft_tokenize(r->m->vocab, text, strlen(text), 1, 1, ids, n, err);
+    if (r->mm && graft_mm_spacing(r->mm) == GRAFT_MM_SPACE_EACH)
+        return graft_tokenize(r->m->vocab, text, strlen(text), 0, 1, ids, n, err);
+    return graft_tokenize_continue(r->m->vocab, text, strlen(text), 1, ids, n, err);
 }
 
 static int decode1(graft_eval_runner *r, const graft_eval_sample *s, int32_t tok, graft_error *err) {

@@ -27,8 +27,8 @@
 enum { GRAFT_EVAL_NORM_MEAN = 0, GRAFT_EVAL_NORM_SUM = 1 };
 
 typedef struct {
-    const char *chat_template;  /* template name; NULL: the model's detected one, else vicuna_v1;
-                                 * "none": the user turn text as is */
+    const char *chat_template;  /* template name; NULL: the recipe's (for LLaVA: the model's
+                                 * detected one, else vicuna_v1); "none": the user turn text as is */
     const char *system;         /* system message, NULL: the template's default */
     const char *suffix[GRAFT_TASK_COUNT]; /* prompt suffix per task type (NULL / "": none) */
     const char *caption_prompt; /* question of caption samples that have none */
@@ -40,7 +40,9 @@ typedef struct {
     int mcq_loglik;             /* rank mcq options by log-likelihood instead of generating */
     int mcq_norm;               /* GRAFT_EVAL_NORM_MEAN (default) or _SUM: which picks the letter */
     int reuse;                  /* 1 (default): reuse the shared prefix's KV cache and image rows */
-    int image_mode;             /* GRAFT_MM_MODE_* (default PAD) */
+    int image_mode;             /* GRAFT_MM_MODE_* (default AUTO: the recipe's) */
+    const graft_recipe *recipe; /* how images enter the prompt; NULL: the vision tower's recipe
+                                 * (LLaVA without one) */
     int n_threads, n_ctx, n_batch; /* 2; 0 = the model's training context; 512 */
     const char *images_root;    /* sample image paths are relative to it (NULL: as given) */
 } graft_eval_run_params;
