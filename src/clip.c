@@ -195,7 +195,8 @@ static int load_linear(graft_vision *v, const char *prefix, int64_t K, int64_t M
 
 /* The attention's q, k, v projections: three linear layers, or one fused "<qkv>" (3D, D) whose
  * rows are [Wq; Wk; Wv] (Hugging Face Blip2VisionModel's self_attn.qkv), taken as three row
- * views of the one mapping. The fused bias (3D) is [bq; bk; bv]; BLIP-2 stores bk = 0. */
+ * views of the one mapping. The fused bias (3D) is [bq; bk; bv]; BLIP-2 stores bk = 0; a model
+ * with qkv_bias false has none. */
 static int load_attn_qkv(graft_vision *v, const char *qkv, const char *q, const char *k,
                          const char *vv, graft_clip_layer *L, graft_error *err) {
     const int64_t D = v->hp.n_embd;
@@ -213,7 +214,7 @@ static int load_attn_qkv(graft_vision *v, const char *qkv, const char *q, const 
     graft_tensor w;
     const float *b;
     if ((rc = graft_wl_matrix(&v->wl, wn, D, 3 * D, 0, &w, err)) ||
-        (rc = graft_wl_vector(&v->wl, bn, 3 * D, 0, &b, err)))
+        (rc = graft_wl_vector(&v->wl, bn, 3 * D, 1, &b, err)))
         return rc;
     graft_tensor *parts[3] = {&L->wq, &L->wk, &L->wv};
     const float **biases[3] = {&L->bq, &L->bk, &L->bv};
@@ -222,7 +223,7 @@ static int load_attn_qkv(graft_vision *v, const char *qkv, const char *q, const 
         parts[j]->ne[1] = D;
         parts[j]->nb[2] = parts[j]->nb[3] = parts[j]->nb[1] * (size_t)D;
         parts[j]->data = (char *)w.data + (size_t)j * (size_t)D * w.nb[1];
-        *biases[j] = b + (size_t)j * (size_t)D;
+        *biases[j] = b ? b + (size_t)j * (size_t)D : NULL;
     }
     return GRAFT_OK;
 }
@@ -625,13 +626,16 @@ int graft_vision_encode(graft_vision_ctx *c, const float *pixels, const int32_t 
     double t0 = now_ms();
     vit_forward(c, pixels);
     double t1 = now_ms();
+    graft_error perr;
+    perr.msg[0] = 0;
     graft_projector_run run = {.kt = c->kt, .n_threads = c->params.n_threads, .scratch = c->proj_scratch,
-                               .text_ids = text_ids, .n_text = n_text};
+                               .text_ids = text_ids, .n_text = n_text, .err = &perr};
     int rc = v->proj.ops->forward(&v->proj, c->feats, c->n_feat_rows, out, &run);
     c->vit_ms = t1 - t0;
     c->proj_ms = now_ms() - t1;
     if (rc) {
-        snprintf(c->err, sizeof c->err, "vision encode: the %s projector failed (%d)", v->proj_name, rc);
+        if (perr.msg[0]) snprintf(c->err, sizeof c->err, "vision encode: %s", perr.msg);
+        else snprintf(c->err, sizeof c->err, "vision encode: the %s projector failed (%d)", v->proj_name, rc);
         return rc;
     }
     c->encoded = 1;

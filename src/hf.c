@@ -76,7 +76,7 @@ typedef struct builder {
     graft_hf_layout layout;
     gguf_writer *w;
     hf_owner *own;
-    const char *prefix[4]; /* HF_ROOT_* */
+    const char *prefix[HF_N_ROOTS]; /* HF_ROOT_* */
     graft_error *err;
 } builder;
 
@@ -84,17 +84,25 @@ typedef struct builder {
 static int64_t dim_of(const builder *B, char c) {
     const hf_text_config *t = &B->cfg->text;
     const hf_vision_config *v = &B->cfg->vision;
+    const hf_qformer_config *q = &B->cfg->qformer;
     switch (c) {
     case 'E': return t->n_embd;
     case 'F': return t->n_ff;
     case 'V': return t->n_vocab;
     case 'Q': return (int64_t)t->n_head * t->head_dim;
     case 'K': return (int64_t)t->n_head_kv * t->head_dim;
+    case 'C': return (int64_t)t->n_ctx + 2; /* OPT's learned positions: offset 2 */
     case 'D': return v->n_embd;
     case 'G': return v->n_ff;
     case 'T': return v->n_pos;
     case 'P': return v->patch_size;
+    case 'W': return 3 * (int64_t)v->n_embd; /* BLIP's fused qkv */
     case 'M': return t->n_embd; /* the projector's width: the LLM's */
+    case 'H': return q->n_embd;
+    case 'I': return q->n_ff;
+    case 'N': return q->n_query;
+    case 'U': return q->n_vocab;
+    case 'O': return q->n_pos;
     default: return c >= '0' && c <= '9' ? c - '0' : -1;
     }
 }
@@ -154,6 +162,7 @@ static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
     if (!ok)
         return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: tensor '%s' has shape %s, config.json implies %s", B->dir,
                                hname, hf_shape(s.n_dims, s.ne, sb, sizeof sb), hf_shape(n_dims, want, wb, sizeof wb));
+    if (e->n_dims) n_dims = e->n_dims; /* the shape check saw the dropped dims are 1 */
     int type = s.type;
     const void *data = s.data;
     size_t nbytes = s.nbytes, esz = (size_t)s.elem_size;
@@ -185,14 +194,28 @@ static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
     return gguf_writer_add_tensor(B->w, gname, type, n_dims, s.ne, data, nbytes, 0) ? writer_error(B) : GRAFT_OK;
 }
 
+/* Whether an entry's tensor exists for layer l, as the config says (hf_map_entry.when). */
+static int entry_wanted(const builder *B, const hf_map_entry *e, int l) {
+    const hf_config *c = B->cfg;
+    switch (e->when) {
+    case HF_WHEN_CROSS: return l % c->qformer.cross_freq == 0;
+    case HF_WHEN_TEXT: return c->qformer.has_text;
+    case HF_WHEN_QKV_BIAS: return c->vision.qkv_bias;
+    case HF_WHEN_NORM_BEFORE: return c->text.norm_before;
+    default: return 1;
+    }
+}
+
+/* Every entry of `tab`, per-layer ones n_layer times (the Q-Former's: its own layer count). */
 static int add_table(builder *B, const hf_map_entry *tab, int n_layer, int skip_head) {
     int rc;
     for (const hf_map_entry *e = tab; e->gguf; e++) {
         if (skip_head && e->root == HF_ROOT_HEAD) continue;
         hf_map_entry req = *e;
         if (e->root == HF_ROOT_HEAD) req.optional = 0; /* untied: lm_head must be there */
-        for (int l = 0; l < (e->per_layer ? n_layer : 1); l++)
-            if ((rc = add_tensor(B, &req, l))) return rc;
+        const int n = !e->per_layer ? 1 : e->root == HF_ROOT_QFORMER ? B->cfg->qformer.n_layer : n_layer;
+        for (int l = 0; l < n; l++)
+            if (entry_wanted(B, e, l) && (rc = add_tensor(B, &req, l))) return rc;
     }
     return GRAFT_OK;
 }
@@ -226,9 +249,38 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
 
 /* The llama keys, and the tokenizer's (hf_vocab.c) when the directory has tokenizer files: without
  * them the model loads with no vocabulary (ids only). */
+static int add_vocab(builder *B) {
+    int rc = graft_hf_vocab_add(B->dir, B->cfg->json, B->cfg->text.n_vocab, B->w, B->err);
+    return rc == GRAFT_E_NOTFOUND ? GRAFT_OK : rc;
+}
+
+/* graft's "opt" keys (the OPT decoder, src/opt.c), and the tokenizer's when there is one. */
+static int add_opt_keys(builder *B) {
+    const hf_text_config *t = &B->cfg->text;
+    gguf_writer *w = B->w;
+    char name[256], embd[256];
+    base_name(B->dir, name, sizeof name);
+    snprintf(embd, sizeof embd, "%sembed_tokens.weight", B->prefix[HF_ROOT_BODY]);
+    gguf_writer_add_str(w, "general.architecture", "opt", 3);
+    gguf_writer_add_str(w, "general.type", "model", 5);
+    gguf_writer_add_str(w, "general.name", name, strlen(name));
+    gguf_writer_add_u32(w, "opt.context_length", (uint32_t)t->n_ctx);
+    gguf_writer_add_u32(w, "opt.embedding_length", (uint32_t)t->n_embd);
+    gguf_writer_add_u32(w, "opt.block_count", (uint32_t)t->n_layer);
+    gguf_writer_add_u32(w, "opt.feed_forward_length", (uint32_t)t->n_ff);
+    gguf_writer_add_u32(w, "opt.attention.head_count", (uint32_t)t->n_head);
+    gguf_writer_add_f32(w, "opt.attention.layer_norm_epsilon", (float)t->ln_eps);
+    gguf_writer_add_bool(w, "opt.layer_norm_before", t->norm_before);
+    gguf_writer_add_u32(w, "general.file_type", file_type_of(B->own->st, embd));
+    gguf_writer_add_u32(w, "general.quantization_version", 2);
+    gguf_writer_add_u32(w, "opt.vocab_size", (uint32_t)t->n_vocab);
+    return add_vocab(B);
+}
+
 static int add_llm_keys(builder *B) {
     const hf_text_config *t = &B->cfg->text;
     gguf_writer *w = B->w;
+    if (t->arch == HF_TEXT_OPT) return add_opt_keys(B);
     char name[256];
     base_name(B->dir, name, sizeof name);
     gguf_writer_add_str(w, "general.architecture", "llama", 5);
@@ -255,8 +307,7 @@ static int add_llm_keys(builder *B) {
         gguf_writer_add_f32(w, "llama.rope.scale_linear", (float)t->rope_linear);
     }
     if (B->layout == GRAFT_HF_NATIVE) gguf_writer_add_bool(w, "graft.rope.neox", 1);
-    int rc = graft_hf_vocab_add(B->dir, B->cfg->json, t->n_vocab, w, B->err);
-    return rc == GRAFT_E_NOTFOUND ? GRAFT_OK : rc;
+    return add_vocab(B);
 }
 
 static void add_mmproj_keys(builder *B) {
@@ -295,29 +346,123 @@ static void add_mmproj_keys(builder *B) {
     gguf_writer_add_bool(w, "clip.use_gelu", v->use_gelu);
 }
 
+/* BLIP-2 / InstructBLIP's mmproj keys: the ViT's as for LLaVA (all blocks: the Q-Former reads
+ * the last one), the Q-Former's (clip.qformer.*), and graft.recipe for the pipeline. */
+static void add_blip_keys(builder *B) {
+    const hf_vision_config *v = &B->cfg->vision;
+    const hf_qformer_config *q = &B->cfg->qformer;
+    const int ib = B->cfg->model == HF_MODEL_INSTRUCTBLIP;
+    gguf_writer *w = B->w;
+    char name[256], full[300], patch[256];
+    base_name(B->dir, name, sizeof name);
+    snprintf(full, sizeof full, "%s-mmproj", name);
+    snprintf(patch, sizeof patch, "%sembeddings.patch_embedding.weight", B->prefix[HF_ROOT_VISION]);
+    const char *desc = ib ? "image encoder for InstructBLIP" : "image encoder for BLIP-2";
+    gguf_writer_add_str(w, "general.architecture", "clip", 4);
+    gguf_writer_add_bool(w, "clip.has_text_encoder", 0);
+    gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
+    gguf_writer_add_bool(w, "clip.has_llava_projector", 0);
+    gguf_writer_add_u32(w, "general.file_type", file_type_of(B->own->st, patch));
+    gguf_writer_add_str(w, "general.name", full, strlen(full));
+    gguf_writer_add_str(w, "general.description", desc, strlen(desc));
+    gguf_writer_add_str(w, "clip.projector_type", "qformer", 7);
+    gguf_writer_add_str(w, "graft.recipe", ib ? "instructblip" : "blip2", ib ? 12 : 5);
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->n_layer);
+    float f[3];
+    if (v->has_norm & 1) {
+        for (int i = 0; i < 3; i++) f[i] = (float)v->mean[i];
+        gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
+    }
+    if (v->has_norm & 2) {
+        for (int i = 0; i < 3; i++) f[i] = (float)v->std[i];
+        gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
+    }
+    gguf_writer_add_bool(w, "clip.use_gelu", 1);
+    gguf_writer_add_u32(w, "clip.qformer.embedding_length", (uint32_t)q->n_embd);
+    gguf_writer_add_u32(w, "clip.qformer.block_count", (uint32_t)q->n_layer);
+    gguf_writer_add_u32(w, "clip.qformer.attention.head_count", (uint32_t)q->n_head);
+    gguf_writer_add_u32(w, "clip.qformer.feed_forward_length", (uint32_t)q->n_ff);
+    gguf_writer_add_f32(w, "clip.qformer.attention.layer_norm_epsilon", (float)q->eps);
+    gguf_writer_add_u32(w, "clip.qformer.cross_attention_freq", (uint32_t)q->cross_freq);
+}
+
 static const char *const LLM_BODY[] = {"language_model.model.", "model.language_model.", "model."};
 static const char *const LLM_HEAD[] = {"language_model.", "", ""};
+static const char *const OPT_BODY[] = {"language_model.model.decoder.", "model.decoder."};
+static const char *const OPT_HEAD[] = {"language_model.", ""};
 static const char *const VISION_ROOT[] = {"vision_tower.vision_model.", "model.vision_tower.vision_model."};
 static const char *const PROJ_ROOT[] = {"multi_modal_projector.", "model.multi_modal_projector."};
+static const char *const QF_LN_ROOT[] = {"qformer.", "qformer.embeddings."};
 
-static int build(builder *B, graft_hf_part part) {
+/* The decoder's roots: under the composite model's language_model (LLaVA 4.40 or >= 4.52, BLIP)
+ * or at the top (LlamaForCausalLM, OPTForCausalLM). */
+static int find_llm(builder *B) {
     const hf_config *c = B->cfg;
     graft_st *st = B->own->st;
-    /* LLaVA: the 4.40 or the >= 4.52 names; LlamaForCausalLM: model.* */
-    int k = c->llava ? find_prefix(st, LLM_BODY, 2, "embed_tokens.weight")
-                     : find_prefix(st, LLM_BODY + 2, 1, "embed_tokens.weight") < 0 ? -1 : 2;
-    if (k < 0 && part == GRAFT_HF_LLM)
-        return graft_error_set(B->err, GRAFT_E_FORMAT,
-                               "%s: no decoder in the checkpoint (no embed_tokens.weight under %s)", B->dir,
-                               c->llava ? "language_model.model. or model.language_model." : "model.");
+    const int composite = c->model != HF_MODEL_LLAMA && c->model != HF_MODEL_OPT;
+    int k;
+    if (c->text.arch == HF_TEXT_OPT) {
+        k = composite ? find_prefix(st, OPT_BODY, 1, "embed_tokens.weight")
+                      : find_prefix(st, OPT_BODY + 1, 1, "embed_tokens.weight") < 0 ? -1 : 1;
+        if (k >= 0) {
+            B->prefix[HF_ROOT_BODY] = OPT_BODY[k];
+            B->prefix[HF_ROOT_HEAD] = OPT_HEAD[k];
+        }
+        return k < 0 ? graft_error_set(B->err, GRAFT_E_FORMAT,
+                                       "%s: no decoder in the checkpoint (no embed_tokens.weight under %s)", B->dir,
+                                       composite ? OPT_BODY[0] : OPT_BODY[1])
+                     : GRAFT_OK;
+    }
+    /* LLaVA: the 4.40 or the >= 4.52 names; BLIP: 4.40's; LlamaForCausalLM: model.* */
+    k = c->model == HF_MODEL_LLAVA ? find_prefix(st, LLM_BODY, 2, "embed_tokens.weight")
+        : composite                ? find_prefix(st, LLM_BODY, 1, "embed_tokens.weight")
+        : find_prefix(st, LLM_BODY + 2, 1, "embed_tokens.weight") < 0 ? -1 : 2;
     if (k >= 0) {
         B->prefix[HF_ROOT_BODY] = LLM_BODY[k];
         B->prefix[HF_ROOT_HEAD] = LLM_HEAD[k];
     }
+    return k < 0 ? graft_error_set(B->err, GRAFT_E_FORMAT,
+                                   "%s: no decoder in the checkpoint (no embed_tokens.weight under %s)", B->dir,
+                                   c->model == HF_MODEL_LLAVA ? "language_model.model. or model.language_model."
+                                   : composite ? "language_model.model." : "model.")
+                 : GRAFT_OK;
+}
+
+/* BLIP-2 / InstructBLIP's vision side: roots found in the checkpoint, keys, the table. */
+static int build_blip(builder *B) {
+    graft_st *st = B->own->st;
+    if (graft_st_find_tensor(st, "vision_model.embeddings.class_embedding") < 0 ||
+        graft_st_find_tensor(st, "query_tokens") < 0)
+        return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: no %s in the checkpoint (no %s)", B->dir,
+                               graft_st_find_tensor(st, "query_tokens") < 0 ? "Q-Former queries" : "vision tower",
+                               graft_st_find_tensor(st, "query_tokens") < 0 ? "query_tokens"
+                                                                            : "vision_model.embeddings.class_embedding");
+    int kl = find_prefix(st, QF_LN_ROOT, 2, "layernorm.weight");
+    B->prefix[HF_ROOT_VISION] = "vision_model.";
+    B->prefix[HF_ROOT_QFORMER] = "qformer.";
+    B->prefix[HF_ROOT_QFORMER_LN] = QF_LN_ROOT[kl < 0 ? B->cfg->qformer.has_text : kl];
+    B->prefix[HF_ROOT_TOP] = "";
+    add_blip_keys(B);
+    return add_table(B, graft_hf_map_blip, B->cfg->vision.n_layer, 0);
+}
+
+static int build(builder *B, graft_hf_part part) {
+    const hf_config *c = B->cfg;
+    graft_st *st = B->own->st;
     if (part == GRAFT_HF_LLM) {
-        int rc = add_llm_keys(B);
-        return rc ? rc : add_table(B, graft_hf_map_llama, c->text.n_layer, c->text.tie);
+        int rc = find_llm(B);
+        if (!rc) rc = add_llm_keys(B);
+        return rc ? rc
+                  : add_table(B, c->text.arch == HF_TEXT_OPT ? graft_hf_map_opt : graft_hf_map_llama, c->text.n_layer,
+                              c->text.tie);
     }
+    if (c->model == HF_MODEL_BLIP2 || c->model == HF_MODEL_INSTRUCTBLIP) return build_blip(B);
     int kv = find_prefix(st, VISION_ROOT, 2, "embeddings.class_embedding");
     int kp = find_prefix(st, PROJ_ROOT, 2, "linear_1.weight");
     if (kv < 0 || kp < 0)
@@ -357,7 +502,7 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
         rc = GRAFT_E_IO;
         if (err) err->code = rc;
     }
-    builder B = {dir, &cfg, layout, w, own, {"", "", "", ""}, err};
+    builder B = {dir, &cfg, layout, w, own, {"", "", "", "", "", "", ""}, err};
     if (!rc) rc = build(&B, part);
     if (!rc) rc = writer_error(&B);
     unsigned char *image = NULL;
@@ -371,7 +516,9 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
         return rc;
     }
     char name[4200];
-    snprintf(name, sizeof name, "%s (HF %s)", dir, part == GRAFT_HF_LLM ? "llama" : "LLaVA vision");
+    static const char *const model_names[] = {"", "LLaVA", "BLIP-2", "InstructBLIP", ""};
+    if (part == GRAFT_HF_LLM) snprintf(name, sizeof name, "%s (HF %s)", dir, cfg.text.arch == HF_TEXT_OPT ? "opt" : "llama");
+    else snprintf(name, sizeof name, "%s (HF %s vision)", dir, model_names[cfg.model]);
     rc = graft_gguf_open_image(name, image, size, data, own, owner_free, out, err);
     free(data);
     return rc;

@@ -27,13 +27,21 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
 
 /* ---- internal: the name tables (hf_map.c) ------------------------------------------------- */
 
-enum { HF_ROOT_BODY = 0, HF_ROOT_HEAD = 1, HF_ROOT_VISION = 2, HF_ROOT_PROJ = 3 };
+enum { HF_ROOT_BODY = 0, HF_ROOT_HEAD = 1, HF_ROOT_VISION = 2, HF_ROOT_PROJ = 3, HF_ROOT_QFORMER = 4,
+       HF_ROOT_QFORMER_LN = 5, /* the Q-Former's embedding LayerNorm: "qformer." or "qformer.embeddings." */
+       HF_ROOT_TOP = 6, HF_N_ROOTS = 7 };
 enum { HF_ROW_PLAIN = 0, HF_ROW_Q = 1, HF_ROW_K = 2 }; /* Q/K: rope row permutation applies */
+/* When an entry exists: always, or as the config decides (hf.c). */
+enum { HF_WHEN_ALWAYS = 0,
+       HF_WHEN_CROSS = 1,    /* Q-Former layer i has cross-attention: i % cross_attention_frequency == 0 */
+       HF_WHEN_TEXT = 2,     /* the Q-Former has a text side (InstructBLIP) */
+       HF_WHEN_QKV_BIAS = 3, /* the BLIP ViT's qkv_bias */
+       HF_WHEN_NORM_BEFORE = 4 /* OPT's do_layer_norm_before: decoder.final_layer_norm exists */ };
 
 /* One tensor: llama.cpp name and Hugging Face name (both may hold one %d, the layer), which
  * prefix the HF name takes (HF_ROOT_*), its shape in ggml order as dimension letters (see
- * hf.c: E, F, V, Q, K for the decoder; D, G, T, P, M for the vision side; digits are literal),
- * and flags. */
+ * hf.c: E, F, V, Q, K, C for the decoder; D, G, T, P, W, M for the vision side; H, I, N, U, O for
+ * the Q-Former; digits are literal), and flags. */
 typedef struct hf_map_entry {
     const char *gguf, *hf;
     int root;
@@ -41,9 +49,14 @@ typedef struct hf_map_entry {
     int per_layer; /* 1: once per block, %d in both names */
     int rows;      /* HF_ROW_* */
     int optional;  /* absent is fine (output.weight with tied embeddings is decided in hf.c) */
+    int n_dims;    /* 0: as the shape; else the view keeps only the first n_dims (the rest are the
+                      leading 1-dims of an nn.Parameter such as BLIP's (1, T, D) position table) */
+    int when;      /* HF_WHEN_* */
 } hf_map_entry;
 
 extern const hf_map_entry graft_hf_map_llama[];   /* terminated by a NULL gguf name */
+extern const hf_map_entry graft_hf_map_opt[];     /* OPTForCausalLM -> graft's "opt" */
 extern const hf_map_entry graft_hf_map_clip[];    /* legacy llama.cpp mmproj layout */
+extern const hf_map_entry graft_hf_map_blip[];    /* BLIP-2 / InstructBLIP: ViT, Q-Former, projection */
 
 #endif

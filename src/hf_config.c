@@ -132,14 +132,60 @@ static int get_obj(const reader *R, const cJSON *obj, const char *key, const cJS
 
 /* ---- the parts ---------------------------------------------------------------------------- */
 
-/* LlamaConfig. */
-static int read_text(const reader *R, const cJSON *t, hf_text_config *c) {
+/* OPTConfig (transformers' defaults: OPT-125m's shape, pre-LN, ReLU, biases, tied head). OPT's
+ * LayerNorms use torch's default epsilon, 1e-5: no config key sets it. */
+static int read_opt(const reader *R, const cJSON *t, hf_text_config *c) {
+    int rc, proj, remove_final = 0, bias = 1, affine = 1;
+    char act[32];
+    c->arch = HF_TEXT_OPT;
+    if ((rc = get_int(R, t, "vocab_size", 50272, &c->n_vocab)) ||
+        (rc = get_int(R, t, "hidden_size", 768, &c->n_embd)) ||
+        (rc = get_int(R, t, "ffn_dim", 3072, &c->n_ff)) ||
+        (rc = get_int(R, t, "num_hidden_layers", 12, &c->n_layer)) ||
+        (rc = get_int(R, t, "num_attention_heads", 12, &c->n_head)) ||
+        (rc = get_int(R, t, "max_position_embeddings", 2048, &c->n_ctx)) ||
+        (rc = get_int(R, t, "word_embed_proj_dim", c->n_embd, &proj)) ||
+        (rc = get_bool(R, t, "do_layer_norm_before", 1, &c->norm_before)) ||
+        (rc = get_bool(R, t, "_remove_final_layer_norm", 0, &remove_final)) ||
+        (rc = get_bool(R, t, "enable_bias", 1, &bias)) ||
+        (rc = get_bool(R, t, "layer_norm_elementwise_affine", 1, &affine)) ||
+        (rc = get_bool(R, t, "tie_word_embeddings", 1, &c->tie)) ||
+        (rc = get_str(R, t, "activation_function", "relu", act, sizeof act)))
+        return rc;
+    if (proj != c->n_embd)
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
+                               "%s: %sword_embed_proj_dim %d differs from hidden_size %d: graft's OPT has no "
+                               "project_in / project_out", R->file, R->scope, proj, c->n_embd);
+    if (strcmp(act, "relu"))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
+                               "%s: %sactivation_function '%s' is not supported (graft's OPT uses relu)", R->file,
+                               R->scope, act);
+    if (!bias || !affine || (c->norm_before && remove_final))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %s%s: graft's OPT does not implement that variant",
+                               R->file, R->scope,
+                               !bias ? "enable_bias is false" : !affine ? "layer_norm_elementwise_affine is false"
+                                                                        : "_remove_final_layer_norm is true");
+    if (c->n_embd % c->n_head)
+        return graft_error_set(R->err, GRAFT_E_FORMAT, "%s: %shidden_size %d is not a multiple of num_attention_heads %d",
+                               R->file, R->scope, c->n_embd, c->n_head);
+    c->n_head_kv = c->n_head;
+    c->head_dim = c->n_embd / c->n_head;
+    c->ln_eps = 1e-5;
+    return GRAFT_OK;
+}
+
+/* LlamaConfig, or OPTConfig when model_type says "opt"; `def_type` is the family the model class
+ * assumes when text_config names none (LLaVA: llama; BLIP-2, InstructBLIP: opt). */
+static int read_text(const reader *R, const cJSON *t, const char *def_type, hf_text_config *c) {
     int rc, attn_bias = 0, mlp_bias = 0;
     char act[32], mt[64];
-    if ((rc = get_str(R, t, "model_type", "llama", mt, sizeof mt))) return rc;
+    if ((rc = get_str(R, t, "model_type", def_type, mt, sizeof mt))) return rc;
+    if (!strcmp(mt, "opt")) return read_opt(R, t, c);
     if (strcmp(mt, "llama"))
-        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %smodel_type '%s' is not supported (graft reads llama)",
-                               R->file, R->scope, mt);
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
+                               "%s: %smodel_type '%s' is not supported (graft reads llama and opt)", R->file, R->scope,
+                               mt);
+    c->arch = HF_TEXT_LLAMA;
     if ((rc = get_int(R, t, "vocab_size", 32000, &c->n_vocab)) ||
         (rc = get_int(R, t, "hidden_size", 4096, &c->n_embd)) ||
         (rc = get_int(R, t, "intermediate_size", 11008, &c->n_ff)) ||
@@ -199,33 +245,48 @@ static int read_text(const reader *R, const cJSON *t, hf_text_config *c) {
 }
 
 /* CLIPVisionConfig, with LlavaConfig's own defaults (CLIP ViT-L/14-336) when vision_config is
- * absent. */
-static int read_vision(const reader *R, const cJSON *v, hf_vision_config *c) {
+ * absent; or, for BLIP-2 / InstructBLIP (`blip_type` their vision model_type), Blip2VisionConfig /
+ * InstructBlipVisionConfig (EVA ViT-g/14 at 224: width 1408, 39 layers, gelu, eps 1e-6). */
+static int read_vision(const reader *R, const cJSON *v, const char *blip_type, hf_vision_config *c) {
     int rc;
     char mt[64], act[32];
-    const int vitl = v == NULL;
-    if ((rc = get_str(R, v, "model_type", "clip_vision_model", mt, sizeof mt))) return rc;
-    if (strcmp(mt, "clip_vision_model"))
-        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
-                               "%s: %smodel_type '%s' is not supported (graft reads clip_vision_model)", R->file,
-                               R->scope, mt);
-    if ((rc = get_int(R, v, "hidden_size", vitl ? 1024 : 768, &c->n_embd)) ||
-        (rc = get_int(R, v, "intermediate_size", vitl ? 4096 : 3072, &c->n_ff)) ||
-        (rc = get_int(R, v, "num_hidden_layers", vitl ? 24 : 12, &c->n_layer)) ||
-        (rc = get_int(R, v, "num_attention_heads", vitl ? 16 : 12, &c->n_head)) ||
-        (rc = get_int(R, v, "image_size", vitl ? 336 : 224, &c->image_size)) ||
-        (rc = get_int(R, v, "patch_size", vitl ? 14 : 32, &c->patch_size)) ||
-        (rc = get_int(R, v, "projection_dim", vitl ? 768 : 512, &c->projection_dim)) ||
-        (rc = get_int(R, v, "num_channels", 3, &c->n_channels)) ||
-        (rc = get_num(R, v, "layer_norm_eps", 1e-5, &c->eps)) ||
-        (rc = get_str(R, v, "hidden_act", "quick_gelu", act, sizeof act)))
+    const int vitl = v == NULL, blip = blip_type != NULL;
+    const char *want = blip ? blip_type : "clip_vision_model";
+    if ((rc = get_str(R, v, "model_type", want, mt, sizeof mt))) return rc;
+    if (strcmp(mt, want))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %smodel_type '%s' is not supported (graft reads %s)",
+                               R->file, R->scope, mt, want);
+    c->blip = blip;
+    c->projection_dim = 0;
+    if (blip) {
+        if ((rc = get_int(R, v, "hidden_size", 1408, &c->n_embd)) ||
+            (rc = get_int(R, v, "intermediate_size", 6144, &c->n_ff)) ||
+            (rc = get_int(R, v, "num_hidden_layers", 39, &c->n_layer)) ||
+            (rc = get_int(R, v, "num_attention_heads", 16, &c->n_head)) ||
+            (rc = get_int(R, v, "image_size", 224, &c->image_size)) ||
+            (rc = get_int(R, v, "patch_size", 14, &c->patch_size)) ||
+            (rc = get_num(R, v, "layer_norm_eps", 1e-6, &c->eps)) ||
+            (rc = get_bool(R, v, "qkv_bias", 1, &c->qkv_bias)) ||
+            (rc = get_str(R, v, "hidden_act", "gelu", act, sizeof act)))
+            return rc;
+        c->n_channels = 3; /* Blip2VisionEmbeddings' conv takes RGB whatever the config says */
+    } else if ((rc = get_int(R, v, "hidden_size", vitl ? 1024 : 768, &c->n_embd)) ||
+               (rc = get_int(R, v, "intermediate_size", vitl ? 4096 : 3072, &c->n_ff)) ||
+               (rc = get_int(R, v, "num_hidden_layers", vitl ? 24 : 12, &c->n_layer)) ||
+               (rc = get_int(R, v, "num_attention_heads", vitl ? 16 : 12, &c->n_head)) ||
+               (rc = get_int(R, v, "image_size", vitl ? 336 : 224, &c->image_size)) ||
+               (rc = get_int(R, v, "patch_size", vitl ? 14 : 32, &c->patch_size)) ||
+               (rc = get_int(R, v, "projection_dim", vitl ? 768 : 512, &c->projection_dim)) ||
+               (rc = get_int(R, v, "num_channels", 3, &c->n_channels)) ||
+               (rc = get_num(R, v, "layer_norm_eps", 1e-5, &c->eps)) ||
+               (rc = get_str(R, v, "hidden_act", "quick_gelu", act, sizeof act))) {
         return rc;
+    }
     if (!strcmp(act, "gelu")) c->use_gelu = 1;
-    else if (!strcmp(act, "quick_gelu")) c->use_gelu = 0;
+    else if (!strcmp(act, "quick_gelu") && !blip) c->use_gelu = 0;
     else
-        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
-                               "%s: %shidden_act '%s' is not supported (graft's CLIP: gelu, quick_gelu)", R->file,
-                               R->scope, act);
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %shidden_act '%s' is not supported (graft's %s)",
+                               R->file, R->scope, act, blip ? "BLIP ViT: gelu" : "CLIP: gelu, quick_gelu");
     if (c->n_channels != 3)
         return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %snum_channels %d (graft's CLIP takes RGB)", R->file,
                                R->scope, c->n_channels);
@@ -241,7 +302,42 @@ static int read_vision(const reader *R, const cJSON *v, hf_vision_config *c) {
     return GRAFT_OK;
 }
 
-/* image_mean / image_std of preprocessor_config.json (absent: the loaders use CLIP's). */
+/* Blip2QFormerConfig / InstructBlipQFormerConfig (BERT-base shape, cross-attention every 2nd
+ * layer). encoder_hidden_size is not read: the model classes overwrite it with the vision width. */
+static int read_qformer(const reader *R, const cJSON *q, const char *want, hf_qformer_config *c) {
+    int rc;
+    char mt[64], act[32], pos[32];
+    if ((rc = get_str(R, q, "model_type", want, mt, sizeof mt))) return rc;
+    if (strcmp(mt, want))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %smodel_type '%s' is not supported (graft reads %s)",
+                               R->file, R->scope, mt, want);
+    if ((rc = get_int(R, q, "hidden_size", 768, &c->n_embd)) ||
+        (rc = get_int(R, q, "intermediate_size", 3072, &c->n_ff)) ||
+        (rc = get_int(R, q, "num_hidden_layers", 12, &c->n_layer)) ||
+        (rc = get_int(R, q, "num_attention_heads", 12, &c->n_head)) ||
+        (rc = get_int(R, q, "vocab_size", 30522, &c->n_vocab)) ||
+        (rc = get_int(R, q, "max_position_embeddings", 512, &c->n_pos)) ||
+        (rc = get_int(R, q, "cross_attention_frequency", 2, &c->cross_freq)) ||
+        (rc = get_num(R, q, "layer_norm_eps", 1e-12, &c->eps)) ||
+        (rc = get_str(R, q, "hidden_act", "gelu", act, sizeof act)) ||
+        (rc = get_str(R, q, "position_embedding_type", "absolute", pos, sizeof pos)))
+        return rc;
+    if (strcmp(act, "gelu"))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
+                               "%s: %shidden_act '%s' is not supported (graft's Q-Former: gelu)", R->file, R->scope, act);
+    if (strcmp(pos, "absolute"))
+        return graft_error_set(R->err, GRAFT_E_UNSUPPORTED,
+                               "%s: %sposition_embedding_type '%s' is not supported (graft's Q-Former: absolute)",
+                               R->file, R->scope, pos);
+    if (c->n_embd % c->n_head)
+        return graft_error_set(R->err, GRAFT_E_FORMAT, "%s: %shidden_size %d is not a multiple of num_attention_heads %d",
+                               R->file, R->scope, c->n_embd, c->n_head);
+    return GRAFT_OK;
+}
+
+/* preprocessor_config.json: image_mean / image_std (absent: the loaders use CLIP's); for BLIP's
+ * BlipImageProcessor also size {height, width}, which must be the ViT's image_size (graft's ViT
+ * does not interpolate its position table, nor does Hugging Face's Blip2VisionEmbeddings). */
 static int read_preprocessor(const char *dir, hf_vision_config *c, graft_error *err) {
     cJSON *p;
     int rc = read_json(dir, "preprocessor_config.json", 1, &p, err);
@@ -266,8 +362,45 @@ static int read_preprocessor(const char *dir, hf_vision_config *c, graft_error *
         }
         if (!rc) c->has_norm |= 1 << k;
     }
+    const cJSON *size = c->blip && !rc ? field(p, "size") : NULL;
+    if (size) {
+        reader R = {file, "size.", err};
+        int h = 0, w = 0;
+        if (!cJSON_IsObject(size)) rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: size must be an object", file);
+        if (!rc) rc = get_int(&R, size, "height", c->image_size, &h);
+        if (!rc) rc = get_int(&R, size, "width", c->image_size, &w);
+        if (!rc && (h != c->image_size || w != c->image_size))
+            rc = graft_error_set(err, GRAFT_E_UNSUPPORTED,
+                                 "%s: size %d x %d differs from the vision tower's image_size %d (config.json)", file, w,
+                                 h, c->image_size);
+    }
     cJSON_Delete(p);
     return rc;
+}
+
+/* Blip2ForConditionalGeneration / InstructBlipForConditionalGeneration: vision_config, qformer_config,
+ * text_config (a decoder-only OPT or Llama; OPT when it names no model_type) and num_query_tokens. */
+static int read_blip(const char *dir, const char *file, const cJSON *root, hf_config *c, graft_error *err) {
+    const int ib = c->model == HF_MODEL_INSTRUCTBLIP;
+    reader R = {file, "", err}, RT = {file, "text_config.", err}, RV = {file, "vision_config.", err},
+           RQ = {file, "qformer_config.", err};
+    const cJSON *t, *v, *q;
+    int rc, top_tie;
+    if ((rc = get_obj(&R, root, "text_config", &t)) || (rc = get_obj(&R, root, "vision_config", &v)) ||
+        (rc = get_obj(&R, root, "qformer_config", &q)) || (rc = read_text(&RT, t, "opt", &c->text)) ||
+        (rc = read_vision(&RV, v, ib ? "instructblip_vision_model" : "blip_2_vision_model", &c->vision)) ||
+        (rc = read_qformer(&RQ, q, ib ? "instructblip_qformer" : "blip_2_qformer", &c->qformer)) ||
+        (rc = get_int(&R, root, "num_query_tokens", 32, &c->qformer.n_query)) ||
+        (rc = get_bool(&R, root, "tie_word_embeddings", 1, &top_tie)))
+        return rc;
+    /* transformers 4.40 ties the language model's head when its own config says so, and again
+     * when the composite config does (PreTrainedModel.tie_weights reads the top-level key, default
+     * true; Blip2Config copies the text config's value there) */
+    c->text.tie = c->text.tie || top_tie;
+    c->qformer.has_text = ib; /* InstructBLIP's Q-Former reads the instruction; BLIP-2's (4.40) has no text side */
+    c->vision.feature_layer = c->vision.n_layer; /* the Q-Former reads the last hidden state */
+    c->has_vision = 1;
+    return read_preprocessor(dir, &c->vision, err);
 }
 
 int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
@@ -291,23 +424,50 @@ int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
         snprintf(arch, sizeof arch, "%s", a0->valuestring);
     }
     if ((rc = get_str(&R, root, "model_type", "", mt, sizeof mt))) goto fail;
-    if (!strcmp(arch, "LlavaForConditionalGeneration") || (!arch[0] && !strcmp(mt, "llava"))) c->llava = 1;
-    else if (!strcmp(arch, "LlamaForCausalLM") || (!arch[0] && !strcmp(mt, "llama"))) c->llava = 0;
-    else {
+    /* architectures[0] decides; model_type only when there is none */
+    static const struct { const char *arch, *type; int model; } models[] = {
+        {"LlamaForCausalLM", "llama", HF_MODEL_LLAMA},
+        {"LlavaForConditionalGeneration", "llava", HF_MODEL_LLAVA},
+        {"Blip2ForConditionalGeneration", "blip-2", HF_MODEL_BLIP2},
+        {"InstructBlipForConditionalGeneration", "instructblip", HF_MODEL_INSTRUCTBLIP},
+        {"OPTForCausalLM", "opt", HF_MODEL_OPT},
+    };
+    int found = 0;
+    for (size_t i = 0; i < sizeof models / sizeof models[0] && !found; i++)
+        if (arch[0] ? !strcmp(arch, models[i].arch) : !strcmp(mt, models[i].type)) {
+            c->model = models[i].model;
+            found = 1;
+        }
+    if (!found) {
         rc = graft_error_set(err, GRAFT_E_UNSUPPORTED,
-                             "%s: architecture '%s' is not supported (graft reads LlamaForCausalLM and "
-                             "LlavaForConditionalGeneration)", file, arch[0] ? arch : mt[0] ? mt : "(none given)");
+                             "%s: %s '%s' is not supported (graft reads LlamaForCausalLM, OPTForCausalLM, "
+                             "LlavaForConditionalGeneration, Blip2ForConditionalGeneration and "
+                             "InstructBlipForConditionalGeneration)", file, arch[0] ? "architecture" : "model_type",
+                             arch[0] ? arch : mt[0] ? mt : "(none given)");
         goto fail;
     }
-    if (!c->llava) {
-        rc = read_text(&R, root, &c->text);
+    if (c->model == HF_MODEL_LLAMA || c->model == HF_MODEL_OPT) {
+        rc = read_text(&R, root, c->model == HF_MODEL_OPT ? "opt" : "llama", &c->text);
         if (rc) goto fail;
+        if ((c->model == HF_MODEL_OPT) != (c->text.arch == HF_TEXT_OPT)) {
+            rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: architecture '%s' with model_type '%s'", file, arch, mt);
+            goto fail;
+        }
+        return GRAFT_OK;
+    }
+    if (c->model == HF_MODEL_BLIP2 || c->model == HF_MODEL_INSTRUCTBLIP) {
+        if ((rc = read_blip(dir, file, root, c, err))) goto fail;
         return GRAFT_OK;
     }
     const cJSON *t, *v;
     if ((rc = get_obj(&R, root, "text_config", &t)) || (rc = get_obj(&R, root, "vision_config", &v))) goto fail;
     reader RT = {file, "text_config.", err}, RV = {file, "vision_config.", err};
-    if ((rc = read_text(&RT, t, &c->text)) || (rc = read_vision(&RV, v, &c->vision))) goto fail;
+    if ((rc = read_text(&RT, t, "llama", &c->text)) || (rc = read_vision(&RV, v, NULL, &c->vision))) goto fail;
+    if (c->text.arch != HF_TEXT_LLAMA) {
+        rc = graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: text_config.model_type 'opt': graft's LLaVA reads llama",
+                             file);
+        goto fail;
+    }
     /* tie_word_embeddings may sit at the top level of an older LLaVA config */
     if (!field(t, "tie_word_embeddings") && (rc = get_bool(&R, root, "tie_word_embeddings", 0, &c->text.tie)))
         goto fail;

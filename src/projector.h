@@ -73,6 +73,7 @@ typedef struct graft_projector_run {
     void *scratch;               /* scratch_bytes(p, n_in, n_text_max, n_threads) bytes, 64-byte aligned */
     const int32_t *text_ids;     /* (n_text), n_text <= the n_text_max scratch was sized for */
     int n_text;
+    graft_error *err;            /* may be NULL: forward's one-line message when it fails */
 } graft_projector_run;
 
 /* Which rows of the vision tower a projector reads. */
@@ -111,6 +112,9 @@ struct graft_projector {
     int d_out;                   /* set by load */
     void *state;                 /* the projector's weights */
 };
+
+/* Projectors that live in their own files (the registry in projector.c lists them too). */
+extern const graft_projector_ops graft_projector_qformer; /* qformer.c: BLIP-2 / InstructBLIP */
 
 /* The registry: ops by name, NULL when unknown. */
 const graft_projector_ops *graft_projector_find(const char *name, size_t len);
