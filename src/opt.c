@@ -48,8 +48,13 @@ static int load_hparams(graft_model *m, graft_error *err) {
         (rc = graft_model_hp_u32(m, "feed_forward_length", -1, &hp->n_ff, err)) ||
         (rc = graft_model_hp_u32(m, "attention.head_count", -1, &hp->n_head, err)) ||
         (rc = graft_model_hp_u32(m, "context_length", -1, &hp->n_ctx_train, err)) ||
-        (rc = graft_model_hp_f32(m, "attention.layer_norm_epsilon", 1e-5f, &hp->norm_eps, err)))
+        (rc = graft_model_hp_f32(m, "attention.layer_norm_epsilon", 1e-5f, &hp->norm_eps, err))) {
+        if (rc == GRAFT_E_NOTFOUND) { /* a required key: the file is incomplete ("key '...' not found") */
+            if (err) err->code = GRAFT_E_FORMAT;
+            rc = GRAFT_E_FORMAT;
+        }
         return rc;
+    }
     hp->norm_before = 1; /* HF's do_layer_norm_before default */
     rc = graft_gguf_get_bool(m->gguf, "opt.layer_norm_before", &hp->norm_before, err);
     if (rc && rc != GRAFT_E_NOTFOUND) return rc;

@@ -126,8 +126,10 @@ MODELS = {
     "pre-tied": dict(cfg=dict(dim=32, n_layers=2, n_head=2, ffn=128, n_ctx=64, eps=1e-5, pre_ln=True),
                      tied=True, seed=13, emb=0.5, mat=0.35, out=None, keys="all"),
     # OPT-350m's arrangement: post-LN, no final LayerNorm; here with an untied output.weight and a
-    # large LayerNorm eps, so that a loader which ignored the key would fail the logits check
-    "post-untied": dict(cfg=dict(dim=48, n_layers=2, n_head=3, ffn=80, n_ctx=64, eps=1e-3, pre_ln=False),
+    # LayerNorm eps of 0.1, large enough that a loader which ignored the key (1e-5) would fail the
+    # logits check (1e-3 would move the logits by only 1.4e-5 x max|ref|: the LayerNorm inputs'
+    # variances are O(1) to O(10))
+    "post-untied": dict(cfg=dict(dim=48, n_layers=2, n_head=3, ffn=80, n_ctx=64, eps=0.1, pre_ln=False),
                         tied=False, seed=8, emb=0.5, mat=0.5, out=0.3, keys="all"),
 }
 # pre-tied re-stored with every tensor, vectors included, as F16, and without the optional keys
@@ -324,6 +326,11 @@ def self_checks(cfg, rt, res, data):
     w0 = dict(rt, pos_embd=np.vstack([np.zeros((2, cfg.dim)), rt["pos_embd"][:-2]]))
     c["offset_0_instead_of_2_max_abs_logit_change"] = float(np.abs(R.forward(cfg, w0, ids) - ref).max())
     assert c["offset_0_instead_of_2_max_abs_logit_change"] > 100 * 1e-4 * np.abs(ref).max()
+    # the eps key matters where it is not the default
+    if cfg.eps != f32_value(1e-5):
+        cfg_e = R.Config(**dict(cfg.__dict__, eps=f32_value(1e-5)))
+        c["default_eps_instead_max_abs_logit_change"] = float(np.abs(R.forward(cfg_e, rt, ids) - ref).max())
+        assert c["default_eps_instead_max_abs_logit_change"] > 10 * 1e-4 * np.abs(ref).max()
     # and the other arrangement of the LayerNorms (pre <-> post) is a different model
     cfg_x = R.Config(**dict(cfg.__dict__, pre_ln=not cfg.pre_ln))
     wx = dict(rt)
