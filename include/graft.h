@@ -99,9 +99,9 @@ typedef struct graft_model_params {
 } graft_model_params;
 
 graft_model_params graft_model_default_params(void);
-/* Loads a decoder from a GGUF file (architecture from general.architecture: "llama"), or from a
- * Hugging Face directory (config.json + safetensors: LlamaForCausalLM, or the language model of
- * LlavaForConditionalGeneration), read in place as docs/formats.md says. */
+/* Loads a decoder from a GGUF file (architecture from general.architecture: "llama" or "opt"), or
+ * from a Hugging Face directory (config.json + safetensors: LlamaForCausalLM, or the language model
+ * of LlavaForConditionalGeneration), read in place as docs/formats.md says. */
 int graft_model_load(const char *path, const graft_model_params *params, graft_model **out,
                      graft_error *err);
 void graft_model_free(graft_model *m);
@@ -130,7 +130,9 @@ int graft_model_token_is_eog(const graft_model *m, int32_t id); /* ends generati
 const char *graft_model_chat_template(const graft_model *m);
 
 typedef struct graft_ctx_params {
-    int n_ctx;        /* context length in tokens; 0 = the model's training context */
+    int n_ctx;        /* context length in tokens; 0 = the model's training context. A model with
+                       * learned positions (OPT) has none past it: larger values are capped there
+                       * (graft_ctx_n_ctx tells) */
     int n_batch;      /* most tokens processed in one matrix-matrix step (prefill chunk) */
     int n_threads;    /* >= 1 */
     int kv_type;      /* GRAFT_TYPE_F16 (default) or GRAFT_TYPE_F32 */

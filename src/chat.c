@@ -8,7 +8,8 @@
  * and the prompt formats of the other grafting recipes (docs/recipes.md):
  *   blip2      Question: hi Answer: yo. Question: more Answer:          (BLIP-2's VQA prompt)
  *   minigpt4   SYSTEM###Human: hi###Assistant: yo###Human: more###Assistant:   (MiniGPT-4's CONV_VISION)
- *   mplug_owl  SYSTEM\nHuman: hi\nAI: yo\nHuman: more\nAI:                 (mPLUG-Owl's demo) */
+ *   mplug_owl  SYSTEM\nHuman: hi\nAI: yo\nHuman: more\nAI:_   (mPLUG-Owl's README / interface.py;
+ *              "_" is a trailing space) */
 #include <string.h>
 
 #include "error.h"
@@ -173,7 +174,7 @@ static void owl(sb *b, const graft_chat_msg *m, int n, int add) {
         put(b, is(&m[i], "user") ? "\nHuman: " : "\nAI: ");
         put(b, m[i].content);
     }
-    if (add) put(b, "\nAI:");
+    if (add) put(b, "\nAI: ");
 }
 
 int graft_chat_render(const char *tmpl, const graft_chat_msg *msgs, int n, int add_assistant,

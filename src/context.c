@@ -1,6 +1,6 @@
 /* context.c - a decoding context: the KV cache and one arena of activations, sized once from the
- * model's hyper-parameters, so graft_decode allocates nothing. Batches longer than n_batch are
- * processed in chunks. */
+ * model's hyper-parameters (llama or OPT), so graft_decode allocates nothing. Batches longer than
+ * n_batch are processed in chunks by the model's forward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +33,8 @@ int graft_ctx_new(const graft_model *m, const graft_ctx_params *params, graft_ct
     graft_ctx_params p = params ? *params : graft_ctx_default_params();
     const graft_hparams *hp = &m->hp;
     if (p.n_ctx <= 0) p.n_ctx = hp->n_ctx_train;
+    /* learned positions (OPT) end at the table: a longer context could never be filled */
+    if (hp->n_pos_max > 0 && p.n_ctx > hp->n_pos_max) p.n_ctx = hp->n_pos_max;
     if (p.n_batch <= 0) p.n_batch = 512;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_threads <= 0) p.n_threads = 1;
@@ -59,9 +61,18 @@ int graft_ctx_new(const graft_model *m, const graft_ctx_params *params, graft_ct
     for (int i = 0; i < 2; i++)
         mm = max_sz(mm, graft_matmul_scratch_bytes(ws[i]->type, ws[i]->ne[1], ws[i]->ne[0], (int64_t)B, p.n_threads));
     for (int l = 0; l < hp->n_layer; l++) {
-        const graft_llama_layer *L = &m->layers[l];
-        const graft_tensor *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++)
+        const graft_tensor *lw[7];
+        int nw = 0;
+        if (m->arch_id == GRAFT_ARCH_OPT) {
+            const graft_opt_layer *L = &m->opt.layers[l];
+            const graft_tensor *ow[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_up, &L->w_down};
+            for (nw = 0; nw < 6; nw++) lw[nw] = ow[nw];
+        } else {
+            const graft_llama_layer *L = &m->layers[l];
+            const graft_tensor *llw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (nw = 0; nw < 7; nw++) lw[nw] = llw[nw];
+        }
+        for (int i = 0; i < nw; i++)
             mm = max_sz(mm, graft_matmul_scratch_bytes(lw[i]->type, lw[i]->ne[1], lw[i]->ne[0], (int64_t)B, p.n_threads));
     }
     graft_attn_params ap = {.n_q = (int)B, .n_kv = p.n_ctx, .n_head = hp->n_head,
@@ -69,9 +80,10 @@ int graft_ctx_new(const graft_model *m, const graft_ctx_params *params, graft_ct
                             .kv_type = p.kv_type};
     const size_t att = graft_attention_scratch_floats(&ap, p.n_threads) * f;
     const size_t logit_rows = p.logits_all ? B : 1;
+    const size_t ff_up = m->arch_id == GRAFT_ARCH_OPT ? 0 : B * F * f; /* OPT's FFN has no gate */
 
     size_t sizes[] = {cache, cache, B * E * f, B * E * f, B * Dq * f, B * Dkv * f, B * Dkv * f,
-                      B * Dq * f, B * F * f, B * F * f, logit_rows * V * f, mm, att};
+                      B * Dq * f, B * F * f, ff_up, logit_rows * V * f, mm, att};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 63) & ~(size_t)63;
     if (graft_arena_init(&c->arena, total) != GRAFT_OK) {
@@ -126,8 +138,8 @@ int graft_decode(graft_ctx *c, const int32_t *ids, const float *embd, int n) {
     const int E = c->model->hp.n_embd;
     for (int done = 0; done < n;) {
         int step = n - done < c->params.n_batch ? n - done : c->params.n_batch;
-        graft_llama_forward(c, ids ? ids + done : NULL, embd ? embd + (size_t)done * E : NULL, step,
-                            done + step == n);
+        c->model->forward(c, ids ? ids + done : NULL, embd ? embd + (size_t)done * E : NULL, step,
+                          done + step == n);
         c->pos += step;
         done += step;
     }

@@ -46,63 +46,30 @@ static int get_tensor(graft_model *m, const char *name, int64_t ne0, int64_t ne1
     return GRAFT_OK;
 }
 
-/* An integer hyper-parameter `<arch>.<key>`: required, or `def` when absent (def >= 0). */
-static int hp_int(graft_model *m, const char *key, int def, int *out, graft_error *err) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", m->arch, key);
-    uint32_t v;
-    int rc = graft_gguf_get_u32(m->gguf, full, &v, err);
-    if (rc == GRAFT_E_NOTFOUND && def >= 0) {
-        *out = def;
-        return GRAFT_OK;
-    }
-    if (rc) return rc;
-    if (v == 0 || v > (1u << 30))
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: %s = %u is out of range",
-                               graft_gguf_path(m->gguf), full, v);
-    *out = (int)v;
-    return GRAFT_OK;
-}
-
-static int hp_float(graft_model *m, const char *key, float def, float *out, graft_error *err) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", m->arch, key);
-    int rc = graft_gguf_get_f32(m->gguf, full, out, err);
-    if (rc == GRAFT_E_NOTFOUND) {
-        *out = def;
-        return GRAFT_OK;
-    }
-    if (rc) return rc;
-    if (!isfinite(*out) || *out <= 0.0f)
-        return graft_error_set(err, GRAFT_E_FORMAT, "%s: %s = %g is out of range",
-                               graft_gguf_path(m->gguf), full, (double)*out);
-    return GRAFT_OK;
-}
-
 int graft_llama_load(graft_model *m, graft_error *err) {
     graft_hparams *hp = &m->hp;
     const char *path = graft_gguf_path(m->gguf);
     int rc;
-    if ((rc = hp_int(m, "embedding_length", -1, &hp->n_embd, err)) ||
-        (rc = hp_int(m, "block_count", -1, &hp->n_layer, err)) ||
-        (rc = hp_int(m, "feed_forward_length", -1, &hp->n_ff, err)) ||
-        (rc = hp_int(m, "attention.head_count", -1, &hp->n_head, err)) ||
-        (rc = hp_int(m, "attention.head_count_kv", hp->n_head, &hp->n_head_kv, err)) ||
-        (rc = hp_int(m, "context_length", 2048, &hp->n_ctx_train, err)) ||
-        (rc = hp_float(m, "rope.freq_base", 10000.0f, &hp->rope_freq_base, err)) ||
-        (rc = hp_float(m, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->norm_eps, err)))
+    if ((rc = graft_model_hp_u32(m, "embedding_length", -1, &hp->n_embd, err)) ||
+        (rc = graft_model_hp_u32(m, "block_count", -1, &hp->n_layer, err)) ||
+        (rc = graft_model_hp_u32(m, "feed_forward_length", -1, &hp->n_ff, err)) ||
+        (rc = graft_model_hp_u32(m, "attention.head_count", -1, &hp->n_head, err)) ||
+        (rc = graft_model_hp_u32(m, "attention.head_count_kv", hp->n_head, &hp->n_head_kv, err)) ||
+        (rc = graft_model_hp_u32(m, "context_length", 2048, &hp->n_ctx_train, err)) ||
+        (rc = graft_model_hp_f32(m, "rope.freq_base", 10000.0f, &hp->rope_freq_base, err)) ||
+        (rc = graft_model_hp_f32(m, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->norm_eps, err)))
         return rc;
     if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return graft_error_set(err, GRAFT_E_FORMAT,
                                "%s: embedding_length %d, head_count %d and head_count_kv %d do not "
                                "divide evenly", path, hp->n_embd, hp->n_head, hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
-    if ((rc = hp_int(m, "rope.dimension_count", hp->head_dim, &hp->n_rot, err))) return rc;
+    if ((rc = graft_model_hp_u32(m, "rope.dimension_count", hp->head_dim, &hp->n_rot, err))) return rc;
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: rope.dimension_count %d does not fit "
                                "head width %d", path, hp->n_rot, hp->head_dim);
     float scale_linear = 1.0f;
-    if ((rc = hp_float(m, "rope.scale_linear", 1.0f, &scale_linear, err))) return rc;
+    if ((rc = graft_model_hp_f32(m, "rope.scale_linear", 1.0f, &scale_linear, err))) return rc;
     hp->rope_freq_scale = 1.0f / scale_linear;
     hp->rope_mode = GRAFT_ROPE_NORM;
     /* graft's private key of a Hugging Face view (hf.h): Q/K rows as HF stores them, rotate_half */

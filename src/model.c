@@ -1,6 +1,8 @@
 /* model.c - loading a decoder from a GGUF file or a Hugging Face directory (hf.h): opens it,
  * dispatches on general.architecture to the family's loader, and answers questions about the
  * model. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,13 +14,49 @@
 
 typedef struct {
     const char *arch;
+    int arch_id;
     int (*load)(graft_model *m, graft_error *err);
+    graft_forward_fn forward;
 } decoder_family;
 
-/* Decoder families graft runs. A new family (OPT for BLIP-2, ...) adds a line and a file. */
+/* Decoder families graft runs. A new family adds a line and a file (and its weights to
+ * graft_ctx_new's scratch sizing). */
 static const decoder_family families[] = {
-    {"llama", graft_llama_load},
+    {"llama", GRAFT_ARCH_LLAMA, graft_llama_load, graft_llama_forward},
+    {"opt", GRAFT_ARCH_OPT, graft_opt_load, graft_opt_forward},
 };
+
+int graft_model_hp_u32(graft_model *m, const char *key, int def, int *out, graft_error *err) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    uint32_t v;
+    int rc = graft_gguf_get_u32(m->gguf, full, &v, err);
+    if (rc == GRAFT_E_NOTFOUND && def >= 0) {
+        *out = def;
+        return GRAFT_OK;
+    }
+    if (rc) return rc;
+    if (v == 0 || v > (1u << 30))
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: %s = %u is out of range",
+                               graft_gguf_path(m->gguf), full, v);
+    *out = (int)v;
+    return GRAFT_OK;
+}
+
+int graft_model_hp_f32(graft_model *m, const char *key, float def, float *out, graft_error *err) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    int rc = graft_gguf_get_f32(m->gguf, full, out, err);
+    if (rc == GRAFT_E_NOTFOUND) {
+        *out = def;
+        return GRAFT_OK;
+    }
+    if (rc) return rc;
+    if (!isfinite(*out) || *out <= 0.0f)
+        return graft_error_set(err, GRAFT_E_FORMAT, "%s: %s = %g is out of range",
+                               graft_gguf_path(m->gguf), full, (double)*out);
+    return GRAFT_OK;
+}
 
 graft_model_params graft_model_default_params(void) {
     graft_model_params p;
@@ -52,12 +90,14 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
         if (strlen(families[i].arch) == len && !memcmp(families[i].arch, arch, len)) fam = &families[i];
     if (!fam) {
         rc = graft_error_set(err, GRAFT_E_UNSUPPORTED,
-                             "%s: architecture '%.*s' is not supported (graft runs: llama)", path,
+                             "%s: architecture '%.*s' is not supported (graft runs: llama, opt)", path,
                              (int)(len > 64 ? 64 : len), arch);
         graft_model_free(m);
         return rc;
     }
     strcpy(m->arch, fam->arch);
+    m->arch_id = fam->arch_id;
+    m->forward = fam->forward;
     rc = fam->load(m, err);
     if (!rc && graft_gguf_find_kv(m->gguf, "tokenizer.ggml.model") >= 0) {
         rc = graft_vocab_load(m->gguf, &m->vocab, err);
@@ -77,6 +117,8 @@ int graft_model_load(const char *path, const graft_model_params *params, graft_m
 void graft_model_free(graft_model *m) {
     if (!m) return;
     free(m->layers);
+    free(m->opt.layers);
+    graft_wl_free(&m->opt.wl);
     graft_vocab_free(m->vocab);
     graft_gguf_close(m->gguf);
     free(m);

@@ -295,6 +295,7 @@ static const graft_projector_ops *const registry[] = {
     &linear_ops,
     &mlp_ops,
     &pool2_ops,
+    &graft_proj_owl_abstractor,
     &graft_projector_qformer,
 };
 #define N_REGISTRY (sizeof registry / sizeof registry[0])

@@ -128,4 +128,12 @@ int graft_projector_load(graft_projector *p, const char *type, size_t len, int d
                          graft_wloader *wl, graft_error *err);
 void graft_projector_free(graft_projector *p);
 
+/* ---- projectors of their own files ---------------------------------------------------------- */
+
+/* mPLUG-Owl's visual abstractor (abstractor.c), clip.projector_type "owl_abstractor". */
+extern const graft_projector_ops graft_proj_owl_abstractor;
+/* After its forward: the queries after the last abstractor layer, before mm.0, (Q, d_in) at the
+ * start of the scratch the forward was given (for tests). */
+const float *graft_owl_abstractor_queries(const void *scratch);
+
 #endif

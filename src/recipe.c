@@ -24,9 +24,11 @@ static const graft_recipe recipes[] = {
     {"minigpt4", "MiniGPT-4: BLIP-2's ViT + Q-Former, one linear layer into Vicuna", "minigpt4",
      "<ImageHere>", "<Img><ImageHere></Img> ", GRAFT_MM_MODE_RESIZE, GRAFT_MM_PLACE_INLINE,
      GRAFT_MM_SPACE_EACH, 0, "###"},
-    /* mPLUG-Owl: the visual abstractor's rows replace <image> (its own turn) */
+    /* mPLUG-Owl (MplugOwlProcessor): the abstractor's 65 rows replace <image>, its own Human turn;
+     * every text piece is tokenized as a fresh text (prefix space after the image too), BOS once;
+     * CLIPImageProcessor = resize shortest side + centre crop */
     {"mplug_owl", "mPLUG-Owl: CLIP ViT-L, visual abstractor, LLaMA", "mplug_owl", "<image>",
-     "<image>\nHuman: ", GRAFT_MM_MODE_RESIZE, GRAFT_MM_PLACE_INLINE, GRAFT_MM_SPACE_HF, 0, NULL},
+     "<image>\nHuman: ", GRAFT_MM_MODE_CROP, GRAFT_MM_PLACE_INLINE, GRAFT_MM_SPACE_EACH, 0, NULL},
 };
 #define N_RECIPES (sizeof recipes / sizeof recipes[0])
 

@@ -28,6 +28,16 @@ START_TEST(test_formats) {
     expect("mistral", conv, 2, 1, "[INST] SYS\n\nhi [/INST]");
     expect("chatml", conv, 2, 1,
            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    /* the other recipes' formats (docs/recipes.md): BLIP-2's VQA prompt has no system message */
+    expect("blip2", conv, 4, 1, "Question: hi Answer: yo. Question: more Answer:");
+    expect("minigpt4", conv, 4, 1, "SYS###Human: hi###Assistant: yo###Human: more###Assistant:");
+    expect("minigpt4", conv + 1, 1, 1,
+           "Give the following image: <Img>ImageContent</Img>. You will be able to see the image once I "
+           "provide it to you. Please answer my questions.###Human: hi###Assistant:");
+    expect("mplug_owl", conv, 4, 1, "SYS\nHuman: hi\nAI: yo\nHuman: more\nAI: ");
+    expect("mplug_owl", conv + 1, 1, 0,
+           "The following is a conversation between a curious human and AI assistant. The assistant "
+           "gives helpful, detailed, and polite answers to the user's questions.\nHuman: hi");
 }
 END_TEST
 

@@ -50,6 +50,9 @@ if [ -d tests/fixtures/hf/llava-pair ]; then
     run encode -m tests/fixtures/hf/llava-pair --pixels $P/pixels.f32 -o "$T/hf-rows.f32"
     run -m tests/fixtures/hf/llava-pair --prompt-ids 1,204,45,215 -n 4 --temp 0
 fi
+O=tests/fixtures/owl/tiny   # mPLUG-Owl: the owl_abstractor projector (Q + 1 = 9 rows)
+run -m $O/model.gguf --mmproj $O/mmproj.gguf --pixels $O/pixels.f32 \
+    --prompt-ids 1,153,63,163,319,259,-1,259,13,92,188,309,267,80 -n 6 --temp 0 -t 2
 run world --seed 3 --n 4 -o "$T/world"
 run eval -m $P/model.gguf --mmproj $P/mmproj.gguf --task yesno --data "$T/world/pope_random.jsonl" \
     --images "$T/world" -o "$T/eval" --limit 6 --image-mode resize
