@@ -3,6 +3,7 @@
 #define GRAFT_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 int cli_version(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
@@ -23,5 +24,7 @@ int cli_eval(int argc, char **argv);      /* cli_eval.c: dispatches to the two b
 int cli_eval_run(int argc, char **argv);  /* cli_eval_run.c: run a model over a task */
 int cli_eval_score(int argc, char **argv); /* cli_eval_score.c: --score-only */
 int cli_world(int argc, char **argv);     /* cli_world.c: the synthetic shapes world */
+/* cli_run.c: "1,450,4996" -> ids (malloc'd); 0 after a message naming `flag` */
+int cli_parse_ids(const char *flag, const char *s, int32_t **out, size_t *n);
 
 #endif

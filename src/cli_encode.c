@@ -14,12 +14,15 @@ static void usage(FILE *f, const char *cmd) {
             "usage: graft %s (--mmproj MMPROJ.gguf | -m HF_DIR) (--image FILE | --pixels FILE) -o OUT.bin [options]\n"
             "\n"
             "  --mmproj FILE      vision tower + projector GGUF\n"
-            "  -m, --model DIR    a Hugging Face LLaVA directory instead of --mmproj\n"
+            "  -m, --model DIR    a Hugging Face directory (LLaVA, BLIP-2, InstructBLIP, mPLUG-Owl) instead of --mmproj\n"
             "  --image FILE       an image file (JPEG, PNG, BMP, GIF, TGA, PNM)\n"
             "  --pixels FILE      an already-normalised float32 [3, S, S] tensor instead%s\n"
             "  --image-mode M     pad (default), crop or resize\n"
             "  -o FILE            output: %s, little-endian, row-major\n"
-            "  -t N               threads (default 2)\n",
+            "  -t N               threads (default 2)\n"
+            "  --prompt TEXT      encode: the instruction, for projectors that read one (InstructBLIP's\n"
+            "                     Q-Former), through the vision tower's own tokenizer\n"
+            "  --qformer-prompt-ids LIST  encode: the instruction as ids instead (\"101,2054,102\")\n",
             cmd, strcmp(cmd, "encode") ? " (copied through)" : "",
             strcmp(cmd, "encode") ? "float32 [3, S, S]" : "float32 [n_image_tokens, n_embd]");
 }
@@ -27,6 +30,7 @@ static void usage(FILE *f, const char *cmd) {
 static int run(int argc, char **argv, int encode) {
     const char *cmd = encode ? "encode" : "preprocess";
     const char *mmproj = NULL, *model = NULL, *image = NULL, *pixels = NULL, *out = NULL;
+    const char *instruction = NULL, *qf_list = NULL;
     graft_mm_params mp = graft_mm_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -44,6 +48,8 @@ static int run(int argc, char **argv, int encode) {
         else if (!strcmp(a, "--image")) image = v;
         else if (!strcmp(a, "--pixels")) pixels = v;
         else if (!strcmp(a, "-o")) out = v;
+        else if (encode && !strcmp(a, "--prompt")) instruction = v;
+        else if (encode && !strcmp(a, "--qformer-prompt-ids")) qf_list = v;
         else if (!strcmp(a, "-t")) mp.n_threads = atoi(v) > 0 ? atoi(v) : 1;
         else if (!strcmp(a, "--image-mode")) {
             mp.image_mode = !strcmp(v, "pad") ? GRAFT_MM_MODE_PAD : !strcmp(v, "crop") ? GRAFT_MM_MODE_CROP
@@ -66,13 +72,16 @@ static int run(int argc, char **argv, int encode) {
     graft_vision *v = NULL;
     graft_mm *mm = NULL;
     float *buf = NULL, *px = NULL;
+    int32_t *qf_ids = NULL;
+    size_t n_qf = 0;
     int status = 1;
+    if (qf_list && !cli_parse_ids("--qformer-prompt-ids", qf_list, &qf_ids, &n_qf)) return 2;
     if (graft_vision_load(mmproj, &v, &e) || graft_mm_new(NULL, v, &mp, &mm, &e)) {
         fprintf(stderr, "graft %s: %s\n", cmd, e.msg);
         goto done;
     }
     const size_t S = (size_t)graft_vision_image_size(v), npx = 3 * S * S;
-    graft_image_input in = {.path = image};
+    graft_image_input in = {.path = image, .instruction = instruction};
     if (pixels) {
         FILE *f = fopen(pixels, "rb");
         px = malloc(npx * sizeof(float) + 1);
@@ -83,8 +92,9 @@ static int run(int argc, char **argv, int encode) {
                     f ? "not a float32 [3, S, S] tensor for this vision tower's S" : strerror(errno));
             goto done;
         }
-        in = (graft_image_input){.pixels = px};
+        in = (graft_image_input){.pixels = px, .instruction = instruction};
     }
+    if (qf_ids) in.instruction_ids = qf_ids, in.n_instruction_ids = (int)n_qf;
     const size_t n = encode ? (size_t)graft_mm_n_tokens(mm) * graft_vision_n_embd(v) : npx;
     buf = malloc(n * sizeof(float));
     graft_mm_timings t = {0};
@@ -106,6 +116,7 @@ static int run(int argc, char **argv, int encode) {
 done:
     free(buf);
     free(px);
+    free(qf_ids);
     graft_mm_free(mm);
     graft_vision_free(v);
     return status;

@@ -221,8 +221,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     return 1;
 }
 
-/* "1,450,4996" -> ids (malloc'd). */
-static int parse_ids(const char *s, int32_t **out, size_t *n) {
+/* "1,450,4996" -> ids (malloc'd); 0 with a message naming `flag` on a bad list. */
+int cli_parse_ids(const char *flag, const char *s, int32_t **out, size_t *n) {
     size_t cap = 16, k = 0;
     int32_t *ids = malloc(cap * sizeof *ids);
     const char *p = s;
@@ -231,7 +231,7 @@ static int parse_ids(const char *s, int32_t **out, size_t *n) {
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < -1 || v > INT32_MAX) {
-            fprintf(stderr, "graft: --prompt-ids: bad id list at '%s'\n", p);
+            fprintf(stderr, "graft: %s: bad id list at '%s'\n", flag, p);
             free(ids);
             return 0;
         }
@@ -479,7 +479,7 @@ int cli_run(int argc, char **argv) {
         text = rendered;
     }
     if (o.prompt_ids) {
-        if (!parse_ids(o.prompt_ids, &ids, &n_ids)) goto done;
+        if (!cli_parse_ids("--prompt-ids", o.prompt_ids, &ids, &n_ids)) goto done;
     } else if (text) {
         if (graft_model_tokenize(m, text, strlen(text), 1, 1, &ids, &n_ids, &e)) {
             fprintf(stderr, "graft: %s\n", e.msg);
@@ -522,7 +522,7 @@ int cli_run(int argc, char **argv) {
         }
         const size_t S = (size_t)graft_vision_image_size(vis), npx = 3 * S * S;
         pix = malloc(sizeof(float) * npx * (size_t)(o.n_images ? o.n_images : 1));
-        if (o.qformer_prompt_ids && !parse_ids(o.qformer_prompt_ids, &qf_ids, &n_qf_ids)) goto done;
+        if (o.qformer_prompt_ids && !cli_parse_ids("--qformer-prompt-ids", o.qformer_prompt_ids, &qf_ids, &n_qf_ids)) goto done;
         for (int i = 0; i < o.n_images; i++) {
             memset(&inputs[i], 0, sizeof inputs[i]);
             inputs[i].instruction = instruction;

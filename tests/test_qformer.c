@@ -2,7 +2,7 @@
  * Q-Former and language projection) and their Hugging Face directories (src/hf*.c), against the
  * tensors transformers 4.40.2 saved for ../shared/fixtures/hf/{blip2-opt-tiny-b,instructblip-tiny-b}
  * (README-qformer.md): every stage from pixel_values, the preprocessing from the image file, the
- * InstructBLIP language model end to end (logits and greedy ids), the converted GGUF pair, thread
+ * language models end to end (OPT and Llama: logits and greedy ids), the converted GGUF pair, thread
  * invariance, and load / encode errors. */
 #include <check.h>
 #include <malloc.h>
@@ -231,7 +231,7 @@ START_TEST(test_from_image) {
     char base[1024], dir[1100], img[1200];
     if (!fixture_dir(f, base, sizeof base)) return;
     snprintf(dir, sizeof dir, "%s/hf", base);
-    snprintf(img, sizeof img, "%s/../../images/%s", base, f->image);
+    snprintf(img, sizeof img, "%s/../../../images/%s", base, f->image);
     graft_vision *v = load_vision(dir);
     graft_preprocess_params pp = graft_preprocess_default_params();
     pp.image_size = graft_vision_image_size(v);
@@ -356,17 +356,18 @@ static float *encode_rows(const char *base, const char *mmproj, const fixture *f
     return out;
 }
 
-/* InstructBLIP: its 6 projection rows, then the 9 prompt ids, through the Llama decoder of the same
- * directory (language_model.model.*, untied language_model.lm_head): logits at all 15 positions and
- * the 16 greedy ids of HF's generate(). */
-START_TEST(test_instructblip_lm) {
-    const fixture *f = &FIX[1];
+/* The projection rows (BLIP-2: 12, InstructBLIP: 6), then the prompt ids, through the decoder of the
+ * same directory (BLIP-2: OPT, language_model.model.decoder.*, lm_head tied to embed_tokens;
+ * InstructBLIP: Llama, language_model.model.*, untied lm_head): logits at every position and the 16
+ * greedy ids of HF's generate(). */
+START_TEST(test_lm) {
+    const fixture *f = &FIX[_i];
     char base[1024], dir[1100];
     if (!fixture_dir(f, base, sizeof base)) return;
     snprintf(dir, sizeof dir, "%s/hf", base);
     int nq, De;
     float *rows = encode_rows(base, dir, f, 2, &nq, &De);
-    ck_assert_int_eq(nq, 6);
+    ck_assert_int_eq(nq, f->text ? 6 : 12);
     check_lm(f, base, dir, rows, nq, "dir");
     free(rows);
 }
@@ -380,8 +381,8 @@ static int run_status(const char *cmd) {
 }
 
 /* `graft convert DIR -o llm.gguf --mmproj-out mmproj.gguf` (the library's engine when GRAFT_CLI is not
- * set): the mmproj gives the directory's rows bit for bit (same F32 data, same code), and for
- * InstructBLIP the converted Llama (Q/K rows permuted, adjacent-pair rope) still reproduces HF. */
+ * set): the mmproj gives the directory's rows bit for bit (same F32 data, same code), and the
+ * converted decoders (OPT as is; Llama with Q/K rows permuted for adjacent-pair rope) still reproduce HF. */
 START_TEST(test_convert) {
     const fixture *f = &FIX[_i];
     char base[1024], dir[1100];
@@ -443,9 +444,48 @@ START_TEST(test_convert) {
     ck_assert_int_eq((int)len, f->text ? 5 : 3);
     ck_assert(!memcmp(arch, f->text ? "llama" : "opt", len));
     graft_gguf_close(g);
-    if (f->text) check_lm(f, base, llm, a, nq, "converted GGUF");
+    check_lm(f, base, llm, a, nq, "converted GGUF");
     free(a);
     free(b);
+}
+END_TEST
+
+/* `graft encode -m DIR --image FILE [--qformer-prompt-ids LIST] -o OUT`: the rows that enter the
+ * LLM (after the language projection) from the image file, within ABS_TOL of HF's; a bad id list
+ * exits 2 with a message. */
+START_TEST(test_cli_encode) {
+    const fixture *f = &FIX[_i];
+    const char *cli = getenv("GRAFT_CLI");
+    char base[1024];
+    if (!fixture_dir(f, base, sizeof base)) return;
+    if (!cli || !*cli) {
+        fprintf(stderr, "SKIP test_cli_encode: GRAFT_CLI is not set (make test sets it)\n");
+        return;
+    }
+    char out[600], cmd[4096], ids[256] = "";
+    snprintf(out, sizeof out, "%s", tu_tmppath("rows.bin"));
+    if (f->text) {
+        int n;
+        int32_t *q = npy_ids(base, "qformer_input_ids", &n);
+        size_t k = (size_t)snprintf(ids, sizeof ids, " --qformer-prompt-ids ");
+        for (int i = 0; i < n; i++) k += (size_t)snprintf(ids + k, sizeof ids - k, "%s%d", i ? "," : "", q[i]);
+        free(q);
+    }
+    snprintf(cmd, sizeof cmd, "'%s' encode -m '%s/hf' --image '%s/../../../images/%s'%s -o '%s' 2>/dev/null", cli, base,
+             base, f->image, ids, out);
+    ck_assert_msg(run_status(cmd) == 0, "%s failed", cmd);
+    size_t nr;
+    float *ref = npy_f32(base, "language_projection", &nr);
+    float *got = malloc(sizeof(float) * (nr + 1));
+    FILE *fp = fopen(out, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fread(got, sizeof(float), nr + 1, fp), nr);
+    fclose(fp);
+    check_stage(f->name, "graft encode (CLI)", got, ref, nr);
+    free(got);
+    free(ref);
+    snprintf(cmd, sizeof cmd, "'%s' encode -m '%s/hf' --image x.png --qformer-prompt-ids 1,x -o '%s' 2>/dev/null", cli, base, out);
+    ck_assert_int_eq(run_status(cmd), 2);
 }
 END_TEST
 
@@ -700,8 +740,9 @@ Suite *suite_qformer(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_stages, 0, 2);
     tcase_add_loop_test(tc, test_from_image, 0, 2);
-    tcase_add_test(tc, test_instructblip_lm);
+    tcase_add_loop_test(tc, test_lm, 0, 2);
     tcase_add_loop_test(tc, test_convert, 0, 2);
+    tcase_add_loop_test(tc, test_cli_encode, 0, 2);
     tcase_add_loop_test(tc, test_threads, 0, 2);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_inspect);
