@@ -1,7 +1,7 @@
 /* cli_init.c - `graft init --preset NAME -o OUT [--type T] [--mmproj-type T] [--seed N]`: a
  * random-weight model at a real model's shape, for benchmarks without downloads. For a decoder
- * preset OUT is the .gguf file; for a LLaVA preset OUT is a directory that receives
- * OUT/model.gguf and OUT/mmproj.gguf. */
+ * preset (llama, OPT) OUT is the .gguf file; for a vision preset (LLaVA, BLIP-2, InstructBLIP) OUT
+ * is a directory that receives OUT/model.gguf and OUT/mmproj.gguf. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,10 @@ static void usage(FILE *f) {
     fprintf(f, "usage: graft init --preset NAME -o OUT [--type f32|f16|bf16|q8_0|q4_0] [--mmproj-type T] [--seed N] [-t N]\n"
                "  decoder presets (OUT is the .gguf file):");
     for (const graft_init_llama *p = graft_init_presets(); p->name; p++) fprintf(f, " %s", p->name);
-    fprintf(f, "\n  LLaVA presets (OUT is a directory; writes OUT/model.gguf and OUT/mmproj.gguf):");
+    for (const graft_init_opt *p = graft_init_opt_presets(); p->name; p++) fprintf(f, " %s", p->name);
+    fprintf(f, "\n  vision presets (OUT is a directory; writes OUT/model.gguf and OUT/mmproj.gguf):");
     for (const graft_init_llava *p = graft_init_llava_presets(); p->name; p++) fprintf(f, " %s", p->name);
+    for (const graft_init_blip *p = graft_init_blip_presets(); p->name; p++) fprintf(f, " %s", p->name);
     fprintf(f, "\n  --type sets the decoder's matrices and, unless --mmproj-type is given, the mmproj's\n"
                "  (q8_0/q4_0 included; the patch-embedding kernel is then f16, vectors are always f32)\n");
 }
@@ -72,8 +74,10 @@ int cli_init(int argc, char **argv) {
         return 2;
     }
     const graft_init_llama *hp = graft_init_find(preset);
-    const graft_init_llava *lv = hp ? NULL : graft_init_llava_find(preset);
-    if (!hp && !lv) {
+    const graft_init_opt *op = hp ? NULL : graft_init_opt_find(preset);
+    const graft_init_llava *lv = hp || op ? NULL : graft_init_llava_find(preset);
+    const graft_init_blip *bp = hp || op || lv ? NULL : graft_init_blip_find(preset);
+    if (!hp && !op && !lv && !bp) {
         fprintf(stderr, "graft init: unknown preset '%s' (graft init --help lists them)\n", preset);
         return 2;
     }
@@ -83,8 +87,8 @@ int cli_init(int argc, char **argv) {
         fprintf(stderr, "graft init: unknown type '%s'\n", type < 0 ? tname : mtname);
         return 2;
     }
-    if (hp && mtname != tname) {
-        fprintf(stderr, "graft init: --mmproj-type applies to LLaVA presets only\n");
+    if ((hp || op) && mtname != tname) {
+        fprintf(stderr, "graft init: --mmproj-type applies to vision presets only\n");
         return 2;
     }
     struct timespec t0;
@@ -95,6 +99,29 @@ int cli_init(int argc, char **argv) {
                 human_size(graft_init_llama_bytes(hp, type), sz, sizeof sz), out);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (graft_init_llama_write(hp, type, seed, threads, out, &e)) {
+            fprintf(stderr, "graft init: %s\n", e.msg);
+            return 1;
+        }
+    } else if (op) {
+        char sz[32];
+        fprintf(stderr, "graft init: writing %s (%s, %s) to %s\n", op->name, tname,
+                human_size(graft_init_opt_bytes(op, type), sz, sizeof sz), out);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (graft_init_opt_write(op, type, seed, threads, out, &e)) {
+            fprintf(stderr, "graft init: %s\n", e.msg);
+            return 1;
+        }
+    } else if (bp) {
+        const graft_init_opt *o = graft_init_opt_find(bp->llm);
+        const graft_init_llama *l = o ? NULL : graft_init_find(bp->llm);
+        const uint64_t bl = o ? graft_init_opt_bytes(o, type) : graft_init_llama_bytes(l, type),
+                       bm = graft_init_blip_mmproj_bytes(&bp->vision, mtype);
+        char st[32], sl[32], sm[32];
+        fprintf(stderr, "graft init: writing %s (%s) to %s/: model.gguf (%s, %s, %s), mmproj.gguf (%s, %s)\n",
+                bp->name, human_size(bl + bm, st, sizeof st), out, bp->llm, tname, human_size(bl, sl, sizeof sl),
+                mtname, human_size(bm, sm, sizeof sm));
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (graft_init_blip_write(bp, type, mtype, seed, threads, out, &e)) {
             fprintf(stderr, "graft init: %s\n", e.msg);
             return 1;
         }

@@ -357,7 +357,8 @@ static void add_blip_keys(builder *B) {
     base_name(B->dir, name, sizeof name);
     snprintf(full, sizeof full, "%s-mmproj", name);
     snprintf(patch, sizeof patch, "%sembeddings.patch_embedding.weight", B->prefix[HF_ROOT_VISION]);
-    const char *desc = ib ? "image encoder for InstructBLIP" : "image encoder for BLIP-2";
+    const char *desc = ib ? "image encoder for InstructBLIP"
+                     : !strcmp(B->cfg->recipe, "minigpt4") ? "image encoder for MiniGPT-4" : "image encoder for BLIP-2";
     gguf_writer_add_str(w, "general.architecture", "clip", 4);
     gguf_writer_add_bool(w, "clip.has_text_encoder", 0);
     gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
@@ -366,7 +367,8 @@ static void add_blip_keys(builder *B) {
     gguf_writer_add_str(w, "general.name", full, strlen(full));
     gguf_writer_add_str(w, "general.description", desc, strlen(desc));
     gguf_writer_add_str(w, "clip.projector_type", "qformer", 7);
-    gguf_writer_add_str(w, "graft.recipe", ib ? "instructblip" : "blip2", ib ? 12 : 5);
+    const char *recipe = B->cfg->recipe[0] ? B->cfg->recipe : ib ? "instructblip" : "blip2";
+    gguf_writer_add_str(w, "graft.recipe", recipe, strlen(recipe));
     gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
     gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
     gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);

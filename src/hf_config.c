@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "graft.h"
 #include "hf_config.h"
 
 #define HF_MAX_JSON (16u << 20) /* config files are a few KB */
@@ -391,8 +392,22 @@ static int read_blip(const char *dir, const char *file, const cJSON *root, hf_co
         (rc = read_vision(&RV, v, ib ? "instructblip_vision_model" : "blip_2_vision_model", &c->vision)) ||
         (rc = read_qformer(&RQ, q, ib ? "instructblip_qformer" : "blip_2_qformer", &c->qformer)) ||
         (rc = get_int(&R, root, "num_query_tokens", 32, &c->qformer.n_query)) ||
-        (rc = get_bool(&R, root, "tie_word_embeddings", 1, &top_tie)))
+        (rc = get_bool(&R, root, "tie_word_embeddings", 1, &top_tie)) ||
+        (rc = get_str(&R, root, "graft_recipe", "", c->recipe, sizeof c->recipe)))
         return rc;
+    /* graft's own key: the same weights fed to the LLM another way (MiniGPT-4: BLIP-2's ViT and
+     * Q-Former, its linear layer as language_projection, Vicuna as text_config) */
+    if (c->recipe[0]) {
+        const graft_recipe *r = graft_recipe_find(c->recipe);
+        if (!r || (strcmp(c->recipe, "blip2") && strcmp(c->recipe, "instructblip") && strcmp(c->recipe, "minigpt4")))
+            return graft_error_set(err, GRAFT_E_FORMAT,
+                                   "%s: graft_recipe '%s' is not one for a Q-Former model (blip2, instructblip, minigpt4)",
+                                   file, c->recipe);
+        if (!ib != !r->instruction)
+            return graft_error_set(err, GRAFT_E_FORMAT, "%s: graft_recipe '%s' %s the instruction, but a %s Q-Former %s",
+                                   file, c->recipe, r->instruction ? "feeds the Q-Former" : "does not feed the Q-Former",
+                                   ib ? "InstructBLIP" : "BLIP-2", ib ? "reads one" : "has no text side");
+    }
     /* transformers 4.40 ties the language model's head when its own config says so, and again
      * when the composite config does (PreTrainedModel.tie_weights reads the top-level key, default
      * true; Blip2Config copies the text config's value there) */

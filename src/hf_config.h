@@ -51,6 +51,8 @@ typedef struct hf_config {
     hf_text_config text;
     hf_vision_config vision;
     hf_qformer_config qformer; /* BLIP-2 / InstructBLIP */
+    char recipe[32];      /* graft_recipe (graft's own key; "" = the architecture's): "minigpt4"
+                             for a MiniGPT-4 assembled as a Blip2ForConditionalGeneration */
 } hf_config;
 
 /* Reads dir/config.json (and, with a vision tower, dir/preprocessor_config.json). Errors name the

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "gguf_write.h"
 #include "init.h"
+#include "init_impl.h"
 #include "kernels.h"
 #include "tensor.h"
 
@@ -113,7 +114,7 @@ static void add_matrix(gguf_writer *w, rand_matrix *m, const char *name, int64_t
     add_rand(w, m, name, 2, ne, scale, type, seed, n_threads);
 }
 
-static int is_init_type(int type) {
+int init_is_type(int type) {
     return type == GRAFT_TYPE_F32 || type == GRAFT_TYPE_F16 || type == GRAFT_TYPE_BF16 ||
            type == GRAFT_TYPE_Q8_0 || type == GRAFT_TYPE_Q4_0;
 }
@@ -129,7 +130,7 @@ uint64_t graft_init_llama_bytes(const graft_init_llama *hp, int type) {
 
 int graft_init_llama_write(const graft_init_llama *hp, int type, uint64_t seed, int n_threads,
                            const char *path, graft_error *err) {
-    if (!is_init_type(type))
+    if (!init_is_type(type))
         return graft_error_set(err, GRAFT_E_INVALID, "init: unsupported weight type %d", type);
     if (hp->n_vocab < 259 + 1 || hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
         return graft_error_set(err, GRAFT_E_INVALID, "init: inconsistent shape for %s", hp->name);
@@ -223,26 +224,11 @@ int graft_init_llama_write(const graft_init_llama *hp, int type, uint64_t seed, 
 
 /* ---- CLIP mmproj files --------------------------------------------------------------------- */
 
-enum { FILL_RAND, FILL_ONES, FILL_ZEROS };
-
-/* One tensor of an mmproj: name, type, shape (ggml order) and how it is filled. */
-typedef struct {
-    char name[48];
-    int type, n_dims, fill;
-    int64_t ne[4];
-    float scale; /* FILL_RAND: uniform in +-scale */
-} clip_tensor;
-
-/* A list of tensors being built; with out == NULL only counted. */
-typedef struct {
-    clip_tensor *out;
-    int n;
-} clip_list;
-
-static void push(clip_list *l, const char *name, int type, int fill, float scale, int n_dims, int64_t ne0,
-                 int64_t ne1, int64_t ne2, int64_t ne3) {
+/* init_push: one tensor into the list (only counted when l->out is NULL). */
+void init_push(init_list *l, const char *name, int type, int fill, float scale, int n_dims, int64_t ne0,
+               int64_t ne1, int64_t ne2, int64_t ne3) {
     if (l->out) {
-        clip_tensor *t = &l->out[l->n];
+        init_tensor *t = &l->out[l->n];
         snprintf(t->name, sizeof t->name, "%s", name);
         t->type = type, t->fill = fill, t->scale = scale, t->n_dims = n_dims;
         t->ne[0] = ne0, t->ne[1] = ne1, t->ne[2] = ne2, t->ne[3] = ne3;
@@ -250,66 +236,90 @@ static void push(clip_list *l, const char *name, int type, int fill, float scale
     l->n++;
 }
 
-/* A linear layer W (M, K) + b (M): weight in the matrix type, bias f32, both +-1/sqrt(K). */
-static void push_linear(clip_list *l, const char *prefix, int type, int64_t M, int64_t K) {
+void init_push_linear(init_list *l, const char *prefix, int type, int64_t M, int64_t K) {
     char nm[48];
     const float s = 1.0f / sqrtf((float)K);
     snprintf(nm, sizeof nm, "%s.weight", prefix);
-    push(l, nm, type, FILL_RAND, s, 2, K, M, 1, 1);
+    init_push(l, nm, type, INIT_FILL_RAND, s, 2, K, M, 1, 1);
     snprintf(nm, sizeof nm, "%s.bias", prefix);
-    push(l, nm, GRAFT_TYPE_F32, FILL_RAND, s, 1, M, 1, 1, 1);
+    init_push(l, nm, GRAFT_TYPE_F32, INIT_FILL_RAND, s, 1, M, 1, 1, 1);
 }
 
-/* A LayerNorm of width D: weight 1, bias 0. */
-static void push_norm(clip_list *l, const char *prefix, int64_t D) {
+void init_push_norm(init_list *l, const char *prefix, int64_t D) {
     char nm[48];
     snprintf(nm, sizeof nm, "%s.weight", prefix);
-    push(l, nm, GRAFT_TYPE_F32, FILL_ONES, 0.0f, 1, D, 1, 1, 1);
+    init_push(l, nm, GRAFT_TYPE_F32, INIT_FILL_ONES, 0.0f, 1, D, 1, 1, 1);
     snprintf(nm, sizeof nm, "%s.bias", prefix);
-    push(l, nm, GRAFT_TYPE_F32, FILL_ZEROS, 0.0f, 1, D, 1, 1, 1);
+    init_push(l, nm, GRAFT_TYPE_F32, INIT_FILL_ZEROS, 0.0f, 1, D, 1, 1, 1);
 }
 
 /* The mmproj's tensors in the legacy converter's order (projector first, then the vision model's
  * state dict: class, patch, position embeddings, pre-LN, then per block k, v, q, out, ln1, fc1,
  * fc2, ln2), into out[] when it is not NULL; returns their number. Sizes and the writer both read
  * this one list. */
-static int clip_tensors(const graft_init_clip *hp, int type, clip_tensor *out) {
+static int clip_tensors(const graft_init_clip *hp, int type, init_tensor *out) {
     const int64_t D = hp->n_embd, F = hp->n_ff, p = hp->patch_size, g = hp->image_size / hp->patch_size;
     const int ptype = type == GRAFT_TYPE_F32 ? GRAFT_TYPE_F32 : GRAFT_TYPE_F16; /* 3 p^2 inputs: no q8/q4 */
-    clip_list l = {out, 0};
-    push_linear(&l, "mm.0", type, hp->proj_hidden, D);
-    push_linear(&l, "mm.2", type, hp->proj_out, hp->proj_hidden);
-    push(&l, "v.class_embd", GRAFT_TYPE_F32, FILL_RAND, 1.0f / sqrtf((float)D), 1, D, 1, 1, 1);
-    push(&l, "v.patch_embd.weight", ptype, FILL_RAND, 1.0f / sqrtf((float)(3 * p * p)), 4, p, p, 3, D);
-    push(&l, "v.position_embd.weight", GRAFT_TYPE_F32, FILL_RAND, 1.0f / sqrtf((float)D), 2, D, g * g + 1, 1, 1);
-    push_norm(&l, "v.pre_ln", D);
+    init_list l = {out, 0};
+    init_push_linear(&l, "mm.0", type, hp->proj_hidden, D);
+    init_push_linear(&l, "mm.2", type, hp->proj_out, hp->proj_hidden);
+    init_push(&l, "v.class_embd", GRAFT_TYPE_F32, INIT_FILL_RAND, 1.0f / sqrtf((float)D), 1, D, 1, 1, 1);
+    init_push(&l, "v.patch_embd.weight", ptype, INIT_FILL_RAND, 1.0f / sqrtf((float)(3 * p * p)), 4, p, p, 3, D);
+    init_push(&l, "v.position_embd.weight", GRAFT_TYPE_F32, INIT_FILL_RAND, 1.0f / sqrtf((float)D), 2, D, g * g + 1, 1, 1);
+    init_push_norm(&l, "v.pre_ln", D);
     static const char *const attn[4] = {"attn_k", "attn_v", "attn_q", "attn_out"};
     char pre[40];
     for (int b = 0; b < hp->n_block; b++) {
         for (int j = 0; j < 4; j++) {
             snprintf(pre, sizeof pre, "v.blk.%d.%s", b, attn[j]);
-            push_linear(&l, pre, type, D, D);
+            init_push_linear(&l, pre, type, D, D);
         }
         snprintf(pre, sizeof pre, "v.blk.%d.ln1", b);
-        push_norm(&l, pre, D);
+        init_push_norm(&l, pre, D);
         snprintf(pre, sizeof pre, "v.blk.%d.ffn_down", b); /* CLIP's fc1 (D -> F), legacy naming */
-        push_linear(&l, pre, type, F, D);
+        init_push_linear(&l, pre, type, F, D);
         snprintf(pre, sizeof pre, "v.blk.%d.ffn_up", b);   /* CLIP's fc2 (F -> D) */
-        push_linear(&l, pre, type, D, F);
+        init_push_linear(&l, pre, type, D, F);
         snprintf(pre, sizeof pre, "v.blk.%d.ln2", b);
-        push_norm(&l, pre, D);
+        init_push_norm(&l, pre, D);
     }
     return l.n;
 }
 
-static uint64_t clip_tensor_bytes(const clip_tensor *t) {
+uint64_t init_tensor_bytes(const init_tensor *t) {
     uint64_t rows = 1;
     for (int d = 1; d < t->n_dims; d++) rows *= (uint64_t)t->ne[d];
     return graft_row_bytes(t->type, t->ne[0]) * rows;
 }
 
+int init_write_tensors(gguf_writer *w, const init_tensor *ts, int n, uint64_t seed, int n_threads, const char *path,
+                       graft_error *err) {
+    int64_t width = 1; /* the longest constant vector */
+    for (int i = 0; i < n; i++)
+        if (ts[i].fill != INIT_FILL_RAND && ts[i].ne[0] > width) width = ts[i].ne[0];
+    rand_matrix *mats = calloc((size_t)n, sizeof *mats);
+    float *ones = malloc((size_t)width * sizeof *ones), *zeros = calloc((size_t)width, sizeof *zeros);
+    if (!mats || !ones || !zeros) {
+        free(mats), free(ones), free(zeros);
+        return graft_error_set(err, GRAFT_E_NOMEM, "init: out of memory");
+    }
+    for (int64_t i = 0; i < width; i++) ones[i] = 1.0f;
+    for (int i = 0; i < n; i++) {
+        const init_tensor *t = &ts[i];
+        if (t->fill == INIT_FILL_RAND)
+            add_rand(w, &mats[i], t->name, t->n_dims, t->ne, t->scale, t->type, seed, n_threads);
+        else
+            gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->fill == INIT_FILL_ONES ? ones : zeros,
+                                   (size_t)init_tensor_bytes(t), 0);
+    }
+    int rc = gguf_writer_error(w, err);
+    if (!rc) rc = gguf_writer_write(w, path, err);
+    free(mats), free(ones), free(zeros);
+    return rc;
+}
+
 static int clip_check(const graft_init_clip *hp, int type, graft_error *err) {
-    if (!is_init_type(type)) return graft_error_set(err, GRAFT_E_INVALID, "init: unsupported weight type %d", type);
+    if (!init_is_type(type)) return graft_error_set(err, GRAFT_E_INVALID, "init: unsupported weight type %d", type);
     if (hp->image_size < 1 || hp->patch_size < 1 || hp->image_size % hp->patch_size || hp->n_embd < 1 ||
         hp->n_head < 1 || hp->n_embd % hp->n_head || hp->n_ff < 1 || hp->n_block < 1 || hp->proj_hidden < 1 ||
         hp->proj_out < 1 || !(hp->eps > 0.0f))
@@ -323,11 +333,11 @@ static int clip_check(const graft_init_clip *hp, int type, graft_error *err) {
 
 uint64_t graft_init_mmproj_bytes(const graft_init_clip *hp, int type) {
     const int n = clip_tensors(hp, type, NULL);
-    clip_tensor *ts = malloc((size_t)n * sizeof *ts);
+    init_tensor *ts = malloc((size_t)n * sizeof *ts);
     if (!ts) return 0;
     clip_tensors(hp, type, ts);
     uint64_t total = 0;
-    for (int i = 0; i < n; i++) total += clip_tensor_bytes(&ts[i]);
+    for (int i = 0; i < n; i++) total += init_tensor_bytes(&ts[i]);
     free(ts);
     return total;
 }
@@ -338,16 +348,12 @@ int graft_init_mmproj_write(const graft_init_clip *hp, int type, uint64_t seed, 
     if (rc) return rc;
     if (n_threads < 1) n_threads = 1;
     const int n = clip_tensors(hp, type, NULL);
-    int64_t width = hp->n_embd; /* the constant vectors are all D long */
-    clip_tensor *ts = malloc((size_t)n * sizeof *ts);
-    rand_matrix *mats = calloc((size_t)n, sizeof *mats);
-    float *ones = malloc((size_t)width * sizeof *ones), *zeros = calloc((size_t)width, sizeof *zeros);
+    init_tensor *ts = malloc((size_t)n * sizeof *ts);
     gguf_writer *w = gguf_writer_new();
-    if (!ts || !mats || !ones || !zeros || !w) {
-        free(ts), free(mats), free(ones), free(zeros), gguf_writer_free(w);
+    if (!ts || !w) {
+        free(ts), gguf_writer_free(w);
         return graft_error_set(err, GRAFT_E_NOMEM, "init: out of memory");
     }
-    for (int64_t i = 0; i < width; i++) ones[i] = 1.0f;
     clip_tensors(hp, type, ts);
 
     static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}; /* OpenAI CLIP */
@@ -371,18 +377,9 @@ int graft_init_mmproj_write(const graft_init_clip *hp, int type, uint64_t seed, 
     gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, std, 3);
     gguf_writer_add_bool(w, "clip.use_gelu", hp->use_gelu);
 
-    for (int i = 0; i < n; i++) {
-        const clip_tensor *t = &ts[i];
-        if (t->fill == FILL_RAND)
-            add_rand(w, &mats[i], t->name, t->n_dims, t->ne, t->scale, t->type, seed, n_threads);
-        else
-            gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->fill == FILL_ONES ? ones : zeros,
-                                   (size_t)clip_tensor_bytes(t), 0);
-    }
-    rc = gguf_writer_error(w, err);
-    if (!rc) rc = gguf_writer_write(w, path, err);
+    rc = init_write_tensors(w, ts, n, seed, n_threads, path, err);
     gguf_writer_free(w);
-    free(ts), free(mats), free(ones), free(zeros);
+    free(ts);
     return rc;
 }
 

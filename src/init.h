@@ -83,4 +83,50 @@ const graft_init_llava *graft_init_llava_find(const char *name);
 int graft_init_llava_write(const graft_init_llava *p, int type, int mmproj_type, uint64_t seed,
                            int n_threads, const char *dir, graft_error *err);
 
+/* ---- OPT decoders and BLIP-2 / InstructBLIP pairs (init_blip.c) --------------------------- */
+
+typedef struct graft_init_opt {
+    const char *name;
+    int n_vocab, n_embd, n_layer, n_head, n_ff, n_ctx; /* pre-LN, ReLU, tied head */
+} graft_init_opt;
+
+/* "opt-2.7b", "opt-6.7b" (BLIP-2's), "opt-tiny"; NULL-terminated list and lookup. */
+const graft_init_opt *graft_init_opt_presets(void);
+const graft_init_opt *graft_init_opt_find(const char *name);
+uint64_t graft_init_opt_bytes(const graft_init_opt *hp, int type);
+/* An `opt` model.gguf (docs/formats.md) without a tokenizer: matrices in `type`, the position
+ * table f16 (f32 with type f32), LayerNorms 1/0, biases and weights uniform in +-1/sqrt(fan_in). */
+int graft_init_opt_write(const graft_init_opt *hp, int type, uint64_t seed, int n_threads, const char *path,
+                         graft_error *err);
+
+/* An EVA ViT + Q-Former mmproj (clip.projector_type "qformer"). */
+typedef struct graft_init_qformer {
+    const char *name;
+    int image_size, patch_size, n_embd, n_ff, n_head, n_block; /* the ViT */
+    float eps;
+    int q_embd, q_layer, q_head, q_ff, q_cross_freq, n_query; /* the Q-Former */
+    float q_eps;
+    int q_vocab, q_pos; /* InstructBLIP's text side (word pieces, positions); 0: BLIP-2 */
+    int d_out;          /* mm.0: the decoder's width */
+} graft_init_qformer;
+
+typedef struct graft_init_blip {
+    const char *name;
+    const char *llm;    /* an OPT preset or a llama one */
+    const char *recipe; /* graft.recipe */
+    graft_init_qformer vision;
+} graft_init_blip;
+
+/* Presets: "blip2-opt-2.7b" and "blip2-opt-6.7b" (EVA ViT-g/14 at 224: 1408 wide, 39 blocks;
+ * Q-Former 768 x 12 layers, 32 queries; OPT), "instructblip-vicuna-7b" (the same with the
+ * instruction side, 30523 word pieces; llama-7b), "blip2-tiny", "instructblip-tiny". */
+const graft_init_blip *graft_init_blip_presets(void);
+const graft_init_blip *graft_init_blip_find(const char *name);
+uint64_t graft_init_blip_mmproj_bytes(const graft_init_qformer *hp, int type);
+int graft_init_blip_mmproj_write(const graft_init_qformer *hp, const char *recipe, int type, uint64_t seed,
+                                 int n_threads, const char *path, graft_error *err);
+/* dir/model.gguf and dir/mmproj.gguf, as graft_init_llava_write. */
+int graft_init_blip_write(const graft_init_blip *p, int type, int mmproj_type, uint64_t seed, int n_threads,
+                          const char *dir, graft_error *err);
+
 #endif

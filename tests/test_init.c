@@ -214,6 +214,90 @@ START_TEST(test_real_preset_sizes) {
 }
 END_TEST
 
+/* The BLIP-family tiny presets: thread-count independent files, the announced size, and a pair
+ * that loads (projector qformer, the preset's recipe, n_query rows) and decodes an image prompt
+ * to finite logits (OPT decoder for blip2-tiny, llama for instructblip-tiny). */
+START_TEST(test_blip_tiny) {
+    const char *names[2] = {"blip2-tiny", "instructblip-tiny"};
+    for (int i = 0; i < 2; i++) {
+        const graft_init_blip *p = graft_init_blip_find(names[i]);
+        ck_assert_ptr_nonnull(p);
+        char d1[1024], d2[1024], a[1200], b[1200], name[64];
+        graft_error e;
+        snprintf(name, sizeof name, "%s-1", names[i]);
+        snprintf(d1, sizeof d1, "%s", tu_tmppath(name));
+        snprintf(name, sizeof name, "%s-2", names[i]);
+        snprintf(d2, sizeof d2, "%s", tu_tmppath(name));
+        ck_assert_msg(graft_init_blip_write(p, GRAFT_TYPE_F16, GRAFT_TYPE_F16, 7, 1, d1, &e) == GRAFT_OK, "%s", e.msg);
+        ck_assert_msg(graft_init_blip_write(p, GRAFT_TYPE_F16, GRAFT_TYPE_F16, 7, 2, d2, &e) == GRAFT_OK, "%s", e.msg);
+        const char *files[2] = {"model.gguf", "mmproj.gguf"};
+        for (int f = 0; f < 2; f++) {
+            snprintf(a, sizeof a, "%s/%s", d1, files[f]);
+            snprintf(b, sizeof b, "%s/%s", d2, files[f]);
+            ck_assert_msg(same_file(a, b, 1), "%s %s: 1 vs 2 threads: the files differ", names[i], files[f]);
+        }
+        snprintf(a, sizeof a, "%s/mmproj.gguf", d1);
+        ck_assert_uint_eq(tensor_bytes(a), graft_init_blip_mmproj_bytes(&p->vision, GRAFT_TYPE_F16));
+        snprintf(b, sizeof b, "%s/model.gguf", d1);
+        graft_model *m;
+        graft_vision *v;
+        graft_ctx *ctx;
+        graft_mm *mm;
+        ck_assert_msg(graft_model_load(b, NULL, &m, &e) == GRAFT_OK, "%s", e.msg);
+        ck_assert_msg(graft_vision_load(a, &v, &e) == GRAFT_OK, "%s", e.msg);
+        ck_assert_str_eq(graft_vision_projector(v), "qformer");
+        ck_assert_str_eq(graft_vision_recipe(v)->name, p->recipe);
+        ck_assert_int_eq(graft_vision_n_tokens(v), p->vision.n_query);
+        graft_ctx_params cp = graft_ctx_default_params();
+        cp.n_ctx = 64;
+        ck_assert_msg(graft_ctx_new(m, &cp, &ctx, &e) == GRAFT_OK, "%s", e.msg);
+        ck_assert_msg(graft_mm_new(ctx, v, NULL, &mm, &e) == GRAFT_OK, "%s", e.msg);
+        unsigned char rgb[40 * 30 * 3];
+        for (size_t k = 0; k < sizeof rgb; k++) rgb[k] = (unsigned char)(k * 37);
+        graft_image_input img = {.rgb = rgb, .w = 40, .h = 30};
+        /* no tokenizer in these files: [query rows; 3 ids], as BLIP-2 places them */
+        const int nq = graft_mm_n_tokens(mm), E = graft_model_n_embd(m), n = nq + 3;
+        float *embd = calloc((size_t)n * E, sizeof(float));
+        int32_t seq[64];
+        ck_assert_msg(graft_mm_encode(mm, &img, embd, NULL, &e) == GRAFT_OK, "%s", e.msg);
+        for (int k = 0; k < n; k++) seq[k] = k < nq ? -1 : 2 + k;
+        ck_assert_int_eq(graft_decode(ctx, seq, embd, n), GRAFT_OK);
+        free(embd);
+        const float *lg = graft_ctx_logits(ctx, -1);
+        ck_assert_msg(all_finite(lg, (size_t)graft_model_n_vocab(m)), "%s: non-finite logits", names[i]);
+        graft_mm_free(mm);
+        graft_ctx_free(ctx);
+        graft_vision_free(v);
+        graft_model_free(m);
+    }
+}
+END_TEST
+
+/* The real BLIP-2 / InstructBLIP mmproj sizes, counted here from the published shapes (EVA ViT-g:
+ * 1408 wide, 39 blocks, MLP 6144, fused qkv with bias, patch bias, post-LN, no pre-LN; Q-Former
+ * 768 x 12, FFN 3072, cross-attention in the 6 even layers, keys/values from 1408; 32 queries),
+ * all-f32 so every tensor counts 4 bytes: about 1.09 G parameters for blip2-opt-2.7b. */
+START_TEST(test_real_blip_sizes) {
+    const int64_t D = 1408, F = 6144, L = 39, T = 257, Dq = 768, Fq = 3072, Lq = 12, Q = 32;
+    const int64_t vit = 588 * D + D + D + T * D + L * (2 * D + 3 * D * D + 3 * D + D * D + D + 2 * D + F * D + F + D * F + D) +
+                        2 * D;
+    const int64_t qf_layer = 4 * (Dq * Dq + Dq) + 2 * Dq + (Fq * Dq + Fq + Dq * Fq + Dq + 2 * Dq);
+    const int64_t cross = 2 * (Dq * Dq + Dq) + 2 * (D * Dq + Dq) + 2 * Dq;
+    const int64_t text = 30523 * Dq + 512 * Dq + Lq * (Fq * Dq + Fq + Dq * Fq + Dq + 2 * Dq);
+    const struct { const char *name; int64_t De; int text; } cases[3] = {
+        {"blip2-opt-2.7b", 2560, 0}, {"blip2-opt-6.7b", 4096, 0}, {"instructblip-vicuna-7b", 4096, 1}};
+    for (int i = 0; i < 3; i++) {
+        const graft_init_blip *p = graft_init_blip_find(cases[i].name);
+        ck_assert_ptr_nonnull(p);
+        const int64_t params = vit + Q * Dq + 2 * Dq + Lq * qf_layer + (Lq / 2) * cross + (cases[i].text ? text : 0) +
+                               cases[i].De * Dq + cases[i].De;
+        ck_assert_uint_eq(graft_init_blip_mmproj_bytes(&p->vision, GRAFT_TYPE_F32), (uint64_t)(4 * params));
+    }
+    ck_assert_int_eq(graft_init_opt_find("opt-2.7b")->n_embd, 2560);
+    ck_assert_str_eq(graft_init_blip_find("instructblip-vicuna-7b")->llm, "llama-7b");
+}
+END_TEST
+
 Suite *suite_init(void) {
     Suite *s = suite_create("init");
     TCase *tc = tcase_create("init");
@@ -223,6 +307,8 @@ Suite *suite_init(void) {
     tcase_add_test(tc, test_llava_tiny_types);
     tcase_add_test(tc, test_llava_errors);
     tcase_add_test(tc, test_real_preset_sizes);
+    tcase_add_test(tc, test_blip_tiny);
+    tcase_add_test(tc, test_real_blip_sizes);
     suite_add_tcase(s, tc);
     return s;
 }
