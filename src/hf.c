@@ -127,6 +127,15 @@ static void permute_rows(const unsigned char *src, unsigned char *dst, int n_hea
                        src + ((size_t)h * hd + (size_t)j * (hd / 2) + i) * row_bytes, row_bytes);
 }
 
+/* A fused qkv interleaved per head (mPLUG-Owl: output row (h*3 + j)*hd + d is part j of head h)
+ * as [q; k; v]: row j*H*hd + h*hd + d. */
+static void head3_rows(const unsigned char *src, unsigned char *dst, int n_head, int hd, size_t row_bytes) {
+    for (int h = 0; h < n_head; h++)
+        for (int j = 0; j < 3; j++)
+            memcpy(dst + ((size_t)j * n_head * hd + (size_t)h * hd) * row_bytes,
+                   src + ((size_t)h * 3 + j) * hd * row_bytes, (size_t)hd * row_bytes);
+}
+
 /* The writer's first failure (out of memory, in practice), as this directory's error. */
 static int writer_error(builder *B) {
     graft_error we = {0};
@@ -179,7 +188,7 @@ static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
         type = GRAFT_TYPE_F32;
         data = f;
         nbytes = (size_t)s.ne[0] * sizeof(float);
-    } else if (e->rows != HF_ROW_PLAIN && B->layout == GRAFT_HF_LLAMACPP) {
+    } else if ((e->rows == HF_ROW_Q || e->rows == HF_ROW_K) && B->layout == GRAFT_HF_LLAMACPP) {
         unsigned char *d = owner_alloc(B->own, nbytes);
         if (!d) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
         permute_rows(s.data, d, e->rows == HF_ROW_Q ? t->n_head : t->n_head_kv, t->head_dim, (size_t)s.ne[0] * esz);
@@ -189,6 +198,13 @@ static int add_tensor(builder *B, const hf_map_entry *e, int layer) {
         void *d = owner_alloc(B->own, nbytes);
         if (!d) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
         memcpy(d, data, nbytes);
+        data = d;
+    }
+    if (e->rows == HF_ROW_HEAD3) {
+        const hf_vision_config *v = &B->cfg->vision;
+        unsigned char *d = owner_alloc(B->own, nbytes);
+        if (!d) return graft_error_set(B->err, GRAFT_E_NOMEM, "%s: out of memory", B->dir);
+        head3_rows(data, d, v->n_head, v->n_embd / v->n_head, n_dims == 1 ? nbytes / (size_t)s.ne[0] : (size_t)s.ne[0] * esz);
         data = d;
     }
     return gguf_writer_add_tensor(B->w, gname, type, n_dims, s.ne, data, nbytes, 0) ? writer_error(B) : GRAFT_OK;
@@ -394,6 +410,48 @@ static void add_blip_keys(builder *B) {
     gguf_writer_add_u32(w, "clip.qformer.cross_attention_freq", (uint32_t)q->cross_freq);
 }
 
+/* mPLUG-Owl's mmproj keys: the ViT's (quick_gelu, all blocks), the abstractor's (clip.abstractor.*,
+ * as tests/reference/make_owl_fixtures.py writes them), graft.recipe mplug_owl. */
+static void add_owl_keys(builder *B) {
+    const hf_vision_config *v = &B->cfg->vision;
+    const hf_qformer_config *a = &B->cfg->qformer;
+    gguf_writer *w = B->w;
+    char name[256], full[300], patch[256];
+    base_name(B->dir, name, sizeof name);
+    snprintf(full, sizeof full, "%s-mmproj", name);
+    snprintf(patch, sizeof patch, "%sembeddings.patch_embed.weight", B->prefix[HF_ROOT_VISION]);
+    const char *desc = "image encoder for mPLUG-Owl", *recipe = B->cfg->recipe[0] ? B->cfg->recipe : "mplug_owl";
+    gguf_writer_add_str(w, "general.architecture", "clip", 4);
+    gguf_writer_add_bool(w, "clip.has_text_encoder", 0);
+    gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
+    gguf_writer_add_u32(w, "general.file_type", file_type_of(B->own->st, patch));
+    gguf_writer_add_str(w, "general.name", full, strlen(full));
+    gguf_writer_add_str(w, "general.description", desc, strlen(desc));
+    gguf_writer_add_str(w, "clip.projector_type", "owl_abstractor", 14);
+    gguf_writer_add_str(w, "graft.recipe", recipe, strlen(recipe));
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->n_layer);
+    float f[3];
+    for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 1 ? v->mean[i] : (double[]){0.48145466, 0.4578275, 0.40821073}[i]);
+    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
+    for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 2 ? v->std[i] : (double[]){0.26862954, 0.26130258, 0.27577711}[i]);
+    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
+    gguf_writer_add_bool(w, "clip.use_gelu", v->use_gelu);
+    gguf_writer_add_u32(w, "clip.abstractor.block_count", (uint32_t)a->n_layer);
+    gguf_writer_add_u32(w, "clip.abstractor.query_count", (uint32_t)a->n_query);
+    gguf_writer_add_u32(w, "clip.abstractor.embedding_length", (uint32_t)a->n_embd);
+    gguf_writer_add_u32(w, "clip.abstractor.feed_forward_length", (uint32_t)a->n_ff);
+    gguf_writer_add_u32(w, "clip.abstractor.attention.head_count", (uint32_t)a->n_head);
+    /* norm1 / normk / norm2 are built without an eps (torch's 1e-5); ffn_ln takes the config's */
+    gguf_writer_add_f32(w, "clip.abstractor.attention.layer_norm_epsilon", 1e-5f);
+    gguf_writer_add_f32(w, "clip.abstractor.ffn_layer_norm_epsilon", (float)a->eps);
+}
+
 static const char *const LLM_BODY[] = {"language_model.model.", "model.language_model.", "model."};
 static const char *const LLM_HEAD[] = {"language_model.", "", ""};
 static const char *const OPT_BODY[] = {"language_model.model.decoder.", "model.decoder."};
@@ -454,6 +512,21 @@ static int build_blip(builder *B) {
     return add_table(B, graft_hf_map_blip, B->cfg->vision.n_layer, 0);
 }
 
+/* mPLUG-Owl's vision side: the authors' names, at the top of the checkpoint. */
+static int build_owl(builder *B) {
+    graft_st *st = B->own->st;
+    if (graft_st_find_tensor(st, "vision_model.embeddings.cls_token") < 0 || graft_st_find_tensor(st, "query_tokens") < 0)
+        return graft_error_set(B->err, GRAFT_E_FORMAT, "%s: no %s in the checkpoint (no %s)", B->dir,
+                               graft_st_find_tensor(st, "query_tokens") < 0 ? "abstractor queries" : "vision tower",
+                               graft_st_find_tensor(st, "query_tokens") < 0 ? "query_tokens"
+                                                                            : "vision_model.embeddings.cls_token");
+    B->prefix[HF_ROOT_VISION] = "vision_model.";
+    B->prefix[HF_ROOT_QFORMER] = "abstractor.encoder.";
+    B->prefix[HF_ROOT_TOP] = "";
+    add_owl_keys(B);
+    return add_table(B, graft_hf_map_owl, B->cfg->vision.n_layer, 0);
+}
+
 static int build(builder *B, graft_hf_part part) {
     const hf_config *c = B->cfg;
     graft_st *st = B->own->st;
@@ -465,6 +538,7 @@ static int build(builder *B, graft_hf_part part) {
                               c->text.tie);
     }
     if (c->model == HF_MODEL_BLIP2 || c->model == HF_MODEL_INSTRUCTBLIP) return build_blip(B);
+    if (c->model == HF_MODEL_OWL) return build_owl(B);
     int kv = find_prefix(st, VISION_ROOT, 2, "embeddings.class_embedding");
     int kp = find_prefix(st, PROJ_ROOT, 2, "linear_1.weight");
     if (kv < 0 || kp < 0)
@@ -518,7 +592,7 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
         return rc;
     }
     char name[4200];
-    static const char *const model_names[] = {"", "LLaVA", "BLIP-2", "InstructBLIP", ""};
+    static const char *const model_names[] = {"", "LLaVA", "BLIP-2", "InstructBLIP", "", "mPLUG-Owl"};
     if (part == GRAFT_HF_LLM) snprintf(name, sizeof name, "%s (HF %s)", dir, cfg.text.arch == HF_TEXT_OPT ? "opt" : "llama");
     else snprintf(name, sizeof name, "%s (HF %s vision)", dir, model_names[cfg.model]);
     rc = graft_gguf_open_image(name, image, size, data, own, owner_free, out, err);

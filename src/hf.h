@@ -30,7 +30,8 @@ int graft_hf_open_gguf(const char *dir, graft_hf_part part, graft_hf_layout layo
 enum { HF_ROOT_BODY = 0, HF_ROOT_HEAD = 1, HF_ROOT_VISION = 2, HF_ROOT_PROJ = 3, HF_ROOT_QFORMER = 4,
        HF_ROOT_QFORMER_LN = 5, /* the Q-Former's embedding LayerNorm: "qformer." or "qformer.embeddings." */
        HF_ROOT_TOP = 6, HF_N_ROOTS = 7 };
-enum { HF_ROW_PLAIN = 0, HF_ROW_Q = 1, HF_ROW_K = 2 }; /* Q/K: rope row permutation applies */
+enum { HF_ROW_PLAIN = 0, HF_ROW_Q = 1, HF_ROW_K = 2, /* Q/K: rope row permutation applies */
+       HF_ROW_HEAD3 = 3 /* a fused qkv interleaved per head, (H, 3, hd) rows -> [q; k; v], in every layout */ };
 /* When an entry exists: always, or as the config decides (hf.c). */
 enum { HF_WHEN_ALWAYS = 0,
        HF_WHEN_CROSS = 1,    /* Q-Former layer i has cross-attention: i % cross_attention_frequency == 0 */
@@ -58,5 +59,6 @@ extern const hf_map_entry graft_hf_map_llama[];   /* terminated by a NULL gguf n
 extern const hf_map_entry graft_hf_map_opt[];     /* OPTForCausalLM -> graft's "opt" */
 extern const hf_map_entry graft_hf_map_clip[];    /* legacy llama.cpp mmproj layout */
 extern const hf_map_entry graft_hf_map_blip[];    /* BLIP-2 / InstructBLIP: ViT, Q-Former, projection */
+extern const hf_map_entry graft_hf_map_owl[];     /* mPLUG-Owl: ViT, visual abstractor, visual_fc, vit_eos */
 
 #endif

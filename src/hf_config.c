@@ -251,8 +251,11 @@ static int read_text(const reader *R, const cJSON *t, const char *def_type, hf_t
 static int read_vision(const reader *R, const cJSON *v, const char *blip_type, hf_vision_config *c) {
     int rc;
     char mt[64], act[32];
-    const int vitl = v == NULL, blip = blip_type != NULL;
-    const char *want = blip ? blip_type : "clip_vision_model";
+    /* mPLUG-Owl's MplugOwlVisionConfig: CLIP's keys, ViT-L/14 at 224 with eps 1e-6 by default */
+    const int owl = blip_type && !strcmp(blip_type, "mplug_owl_vision_model");
+    const int vitl = v == NULL || owl, blip = blip_type != NULL && !owl;
+    c->owl = owl;
+    const char *want = blip_type ? blip_type : "clip_vision_model";
     if ((rc = get_str(R, v, "model_type", want, mt, sizeof mt))) return rc;
     if (strcmp(mt, want))
         return graft_error_set(R->err, GRAFT_E_UNSUPPORTED, "%s: %smodel_type '%s' is not supported (graft reads %s)",
@@ -275,11 +278,11 @@ static int read_vision(const reader *R, const cJSON *v, const char *blip_type, h
                (rc = get_int(R, v, "intermediate_size", vitl ? 4096 : 3072, &c->n_ff)) ||
                (rc = get_int(R, v, "num_hidden_layers", vitl ? 24 : 12, &c->n_layer)) ||
                (rc = get_int(R, v, "num_attention_heads", vitl ? 16 : 12, &c->n_head)) ||
-               (rc = get_int(R, v, "image_size", vitl ? 336 : 224, &c->image_size)) ||
+               (rc = get_int(R, v, "image_size", vitl && !owl ? 336 : 224, &c->image_size)) ||
                (rc = get_int(R, v, "patch_size", vitl ? 14 : 32, &c->patch_size)) ||
                (rc = get_int(R, v, "projection_dim", vitl ? 768 : 512, &c->projection_dim)) ||
                (rc = get_int(R, v, "num_channels", 3, &c->n_channels)) ||
-               (rc = get_num(R, v, "layer_norm_eps", 1e-5, &c->eps)) ||
+               (rc = get_num(R, v, "layer_norm_eps", owl ? 1e-6 : 1e-5, &c->eps)) ||
                (rc = get_str(R, v, "hidden_act", "quick_gelu", act, sizeof act))) {
         return rc;
     }
@@ -418,6 +421,43 @@ static int read_blip(const char *dir, const char *file, const cJSON *root, hf_co
     return read_preprocessor(dir, &c->vision, err);
 }
 
+/* MplugOwlForConditionalGeneration (the authors' configuration_mplug_owl.py): vision_config,
+ * visual_abstractor_config, text_config (llama) and num_query_tokens (64). */
+static int read_owl(const char *dir, const char *file, const cJSON *root, hf_config *c, graft_error *err) {
+    reader R = {file, "", err}, RT = {file, "text_config.", err}, RV = {file, "vision_config.", err},
+           RA = {file, "visual_abstractor_config.", err};
+    const cJSON *t, *v, *a;
+    char mt[64];
+    int rc, top_tie;
+    hf_qformer_config *q = &c->qformer;
+    if ((rc = get_obj(&R, root, "text_config", &t)) || (rc = get_obj(&R, root, "vision_config", &v)) ||
+        (rc = get_obj(&R, root, "visual_abstractor_config", &a)) || (rc = read_text(&RT, t, "llama", &c->text)) ||
+        (rc = read_vision(&RV, v, "mplug_owl_vision_model", &c->vision)) ||
+        (rc = get_str(&RA, a, "model_type", "mplug_owl_visual_abstract", mt, sizeof mt)) ||
+        (rc = get_int(&RA, a, "hidden_size", 1024, &q->n_embd)) ||
+        (rc = get_int(&RA, a, "intermediate_size", 4096, &q->n_ff)) ||
+        (rc = get_int(&RA, a, "num_hidden_layers", 6, &q->n_layer)) ||
+        (rc = get_int(&RA, a, "num_attention_heads", 16, &q->n_head)) ||
+        (rc = get_num(&RA, a, "layer_norm_eps", 1e-6, &q->eps)) ||
+        (rc = get_int(&R, root, "num_query_tokens", 64, &q->n_query)) ||
+        (rc = get_bool(&R, root, "tie_word_embeddings", 0, &top_tie)) ||
+        (rc = get_str(&R, root, "graft_recipe", "", c->recipe, sizeof c->recipe)))
+        return rc;
+    if (strcmp(mt, "mplug_owl_visual_abstract"))
+        return graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: visual_abstractor_config.model_type '%s' is not supported",
+                               file, mt);
+    if (c->text.arch != HF_TEXT_LLAMA)
+        return graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: mPLUG-Owl with a non-llama text_config", file);
+    if (q->n_embd % q->n_head || q->n_embd != c->vision.n_embd)
+        return graft_error_set(err, GRAFT_E_FORMAT,
+                               "%s: visual_abstractor_config.hidden_size %d must equal the vision width %d and divide "
+                               "into its %d heads", file, q->n_embd, c->vision.n_embd, q->n_head);
+    c->text.tie = c->text.tie || top_tie;
+    c->vision.feature_layer = c->vision.n_layer; /* the abstractor reads the last hidden state */
+    c->has_vision = 1;
+    return read_preprocessor(dir, &c->vision, err);
+}
+
 int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
     memset(c, 0, sizeof *c);
     char file[4096];
@@ -446,6 +486,7 @@ int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
         {"Blip2ForConditionalGeneration", "blip-2", HF_MODEL_BLIP2},
         {"InstructBlipForConditionalGeneration", "instructblip", HF_MODEL_INSTRUCTBLIP},
         {"OPTForCausalLM", "opt", HF_MODEL_OPT},
+        {"MplugOwlForConditionalGeneration", "mplug-owl", HF_MODEL_OWL},
     };
     int found = 0;
     for (size_t i = 0; i < sizeof models / sizeof models[0] && !found; i++)
@@ -456,8 +497,8 @@ int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
     if (!found) {
         rc = graft_error_set(err, GRAFT_E_UNSUPPORTED,
                              "%s: %s '%s' is not supported (graft reads LlamaForCausalLM, OPTForCausalLM, "
-                             "LlavaForConditionalGeneration, Blip2ForConditionalGeneration and "
-                             "InstructBlipForConditionalGeneration)", file, arch[0] ? "architecture" : "model_type",
+                             "LlavaForConditionalGeneration, Blip2ForConditionalGeneration, "
+                             "InstructBlipForConditionalGeneration and MplugOwlForConditionalGeneration)", file, arch[0] ? "architecture" : "model_type",
                              arch[0] ? arch : mt[0] ? mt : "(none given)");
         goto fail;
     }
@@ -468,6 +509,10 @@ int hf_config_read(const char *dir, hf_config *c, graft_error *err) {
             rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: architecture '%s' with model_type '%s'", file, arch, mt);
             goto fail;
         }
+        return GRAFT_OK;
+    }
+    if (c->model == HF_MODEL_OWL) {
+        if ((rc = read_owl(dir, file, root, c, err))) goto fail;
         return GRAFT_OK;
     }
     if (c->model == HF_MODEL_BLIP2 || c->model == HF_MODEL_INSTRUCTBLIP) {

@@ -23,6 +23,7 @@ typedef struct hf_vision_config {
     int n_pos;            /* (image_size / patch_size)^2 + 1 */
     int use_gelu;         /* hidden_act gelu (erf); else quick_gelu */
     int blip;             /* BLIP-2 / InstructBLIP's EVA ViT: fused qkv, patch bias, no pre-LN, post-LN */
+    int owl;              /* mPLUG-Owl's CLIP ViT: per-head interleaved fused qkv, pre-LN and post-LN */
     int qkv_bias;         /* BLIP: qkv_bias (a fused [q_bias; 0; v_bias] bias exists) */
     int feature_layer;    /* hidden-state index 1..n_layer of vision_feature_layer = blocks stored */
     double eps;
@@ -30,7 +31,8 @@ typedef struct hf_vision_config {
     double mean[3], std[3];
 } hf_vision_config;
 
-/* Blip2QFormerConfig / InstructBlipQFormerConfig, and the model's num_query_tokens. */
+/* Blip2QFormerConfig / InstructBlipQFormerConfig, and the model's num_query_tokens; for mPLUG-Owl
+ * the visual abstractor's config (n_embd, n_ff, n_layer, n_head, eps, n_query). */
 typedef struct hf_qformer_config {
     int n_embd, n_ff, n_layer, n_head, n_vocab, n_pos; /* n_vocab / n_pos: the text embeddings */
     int cross_freq;       /* cross_attention_frequency: layer i cross-attends when i % freq == 0 */
@@ -41,7 +43,7 @@ typedef struct hf_qformer_config {
 
 /* The directory's model: its config.json architecture. */
 enum { HF_MODEL_LLAMA = 0, HF_MODEL_LLAVA = 1, HF_MODEL_BLIP2 = 2, HF_MODEL_INSTRUCTBLIP = 3,
-       HF_MODEL_OPT = 4 };
+       HF_MODEL_OPT = 4, HF_MODEL_OWL = 5 };
 
 typedef struct hf_config {
     struct cJSON *json;   /* config.json, for the tokenizer reader */
@@ -50,7 +52,7 @@ typedef struct hf_config {
     int image_token;      /* image_token_index (LLaVA) */
     hf_text_config text;
     hf_vision_config vision;
-    hf_qformer_config qformer; /* BLIP-2 / InstructBLIP */
+    hf_qformer_config qformer; /* BLIP-2 / InstructBLIP; mPLUG-Owl's abstractor */
     char recipe[32];      /* graft_recipe (graft's own key; "" = the architecture's): "minigpt4"
                              for a MiniGPT-4 assembled as a Blip2ForConditionalGeneration */
 } hf_config;

@@ -159,3 +159,52 @@ const hf_map_entry graft_hf_map_blip[] = {
     {"mm.0.bias", "language_projection.bias", HF_ROOT_TOP, "M", 0, HF_ROW_PLAIN, 0, 0, 0},
     {NULL, NULL, 0, NULL, 0, 0, 0, 0, 0},
 };
+
+/* MplugOwlForConditionalGeneration's vision side (the authors' modeling_mplug_owl.py) -> graft's
+ * mmproj with clip.projector_type "owl_abstractor" (docs/formats.md; llama.cpp has no mPLUG-Owl).
+ * The ViT (root "vision_model."): all blocks, pre-LN and post-LN, fc1 as ffn_up; its fused
+ * query_key_value is interleaved per head ((H, 3, hd) rows) and becomes a [q; k; v] attn_qkv
+ * (HF_ROW_HEAD3). The abstractor layers (root "abstractor.encoder."), the queries, visual_fc and
+ * vit_eos (root ""). cls_token (1, 1, D), position_embedding (1, T, D), query_tokens (1, Q, D)
+ * and vit_eos (1, 1, De) drop their leading 1-dims. */
+const hf_map_entry graft_hf_map_owl[] = {
+    {"v.class_embd", "embeddings.cls_token", HF_ROOT_VISION, "D11", 0, HF_ROW_PLAIN, 0, 1, 0},
+    {"v.patch_embd.weight", "embeddings.patch_embed.weight", HF_ROOT_VISION, "PP3D", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"v.position_embd.weight", "embeddings.position_embedding", HF_ROOT_VISION, "DT1", 0, HF_ROW_PLAIN, 0, 2, 0},
+    {"v.pre_ln.weight", "embeddings.pre_layernorm.weight", HF_ROOT_VISION, "D", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"v.pre_ln.bias", "embeddings.pre_layernorm.bias", HF_ROOT_VISION, "D", 0, HF_ROW_PLAIN, 0, 0, 0},
+#define OV(g, h, shape, rows) {"v.blk.%d." g, "encoder.layers.%d." h, HF_ROOT_VISION, shape, 1, rows, 0, 0, 0}
+    OV("ln1.weight", "input_layernorm.weight", "D", HF_ROW_PLAIN),
+    OV("ln1.bias", "input_layernorm.bias", "D", HF_ROW_PLAIN),
+    OV("attn_qkv.weight", "self_attn.query_key_value.weight", "DW", HF_ROW_HEAD3),
+    OV("attn_qkv.bias", "self_attn.query_key_value.bias", "W", HF_ROW_HEAD3),
+    OV("attn_out.weight", "self_attn.dense.weight", "DD", HF_ROW_PLAIN),
+    OV("attn_out.bias", "self_attn.dense.bias", "D", HF_ROW_PLAIN),
+    OV("ln2.weight", "post_attention_layernorm.weight", "D", HF_ROW_PLAIN),
+    OV("ln2.bias", "post_attention_layernorm.bias", "D", HF_ROW_PLAIN),
+    OV("ffn_up.weight", "mlp.fc1.weight", "DG", HF_ROW_PLAIN),
+    OV("ffn_up.bias", "mlp.fc1.bias", "G", HF_ROW_PLAIN),
+    OV("ffn_down.weight", "mlp.fc2.weight", "GD", HF_ROW_PLAIN),
+    OV("ffn_down.bias", "mlp.fc2.bias", "D", HF_ROW_PLAIN),
+#undef OV
+    {"v.post_ln.weight", "post_layernorm.weight", HF_ROOT_VISION, "D", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"v.post_ln.bias", "post_layernorm.bias", HF_ROOT_VISION, "D", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"ab.query_embd", "query_tokens", HF_ROOT_TOP, "HN1", 0, HF_ROW_PLAIN, 0, 2, 0},
+#define AB(g, h, shape) {"ab.blk.%d." g, "layers.%d.crossattention." h, HF_ROOT_QFORMER, shape, 1, HF_ROW_PLAIN, 0, 0, 0}
+    AB("ln_q.weight", "norm1.weight", "H"), AB("ln_q.bias", "norm1.bias", "H"),
+    AB("ln_kv.weight", "normk.weight", "H"), AB("ln_kv.bias", "normk.bias", "H"),
+    AB("attn_q.weight", "attention.query.weight", "HH"), AB("attn_q.bias", "attention.query.bias", "H"),
+    AB("attn_k.weight", "attention.key.weight", "DH"), AB("attn_k.bias", "attention.key.bias", "H"),
+    AB("attn_v.weight", "attention.value.weight", "DH"), AB("attn_v.bias", "attention.value.bias", "H"),
+    AB("attn_out.weight", "output.out_proj.weight", "HH"), AB("attn_out.bias", "output.out_proj.bias", "H"),
+    AB("ln_ffn.weight", "output.norm2.weight", "H"), AB("ln_ffn.bias", "output.norm2.bias", "H"),
+    AB("ffn_gate.weight", "output.mlp.w1.weight", "HI"), AB("ffn_gate.bias", "output.mlp.w1.bias", "I"),
+    AB("ffn_up.weight", "output.mlp.w3.weight", "HI"), AB("ffn_up.bias", "output.mlp.w3.bias", "I"),
+    AB("ffn_ln.weight", "output.mlp.ffn_ln.weight", "I"), AB("ffn_ln.bias", "output.mlp.ffn_ln.bias", "I"),
+    AB("ffn_down.weight", "output.mlp.w2.weight", "IH"), AB("ffn_down.bias", "output.mlp.w2.bias", "H"),
+#undef AB
+    {"mm.0.weight", "abstractor.visual_fc.weight", HF_ROOT_TOP, "HM", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"mm.0.bias", "abstractor.visual_fc.bias", HF_ROOT_TOP, "M", 0, HF_ROW_PLAIN, 0, 0, 0},
+    {"ab.vit_eos", "abstractor.vit_eos", HF_ROOT_TOP, "M11", 0, HF_ROW_PLAIN, 0, 1, 0},
+    {NULL, NULL, 0, NULL, 0, 0, 0, 0, 0},
+};

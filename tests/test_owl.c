@@ -14,11 +14,18 @@
 
 #include "clip.h"
 #include "gguf_write.h"
+#include "hf.h"
+#include "quantize.h"
 #include "graft.h"
 #include "projector.h"
 #include "test_util.h"
 
 #define DIR "tests/fixtures/owl/tiny/"
+#define HF_DIR "tests/fixtures/owl/tiny-hf" /* the same weights under the authors' names, loaded in place */
+
+/* The model under test: the graft GGUF pair, or the authors' Hugging Face directory (both parts). */
+static const char *const SRC_LLM[2] = {DIR "model.gguf", HF_DIR};
+static const char *const SRC_MMPROJ[2] = {DIR "mmproj.gguf", HF_DIR};
 #define N_GEN 32
 #define MAX_IDS 64
 
@@ -88,12 +95,14 @@ static double rel(const char *label, const float *got, const float *want, size_t
     return tu_max_abs_err(label, got, want, n, tol * scale) / scale;
 }
 
-static graft_vision *load_vision(void) {
+static graft_vision *load_vision_from(const char *path) {
     graft_vision *v = NULL;
     graft_error e;
-    ck_assert_msg(graft_vision_load(DIR "mmproj.gguf", &v, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert_msg(graft_vision_load(path, &v, &e) == GRAFT_OK, "%s", e.msg);
     return v;
 }
+
+static graft_vision *load_vision(void) { return load_vision_from(DIR "mmproj.gguf"); }
 
 static graft_vision_ctx *vision_ctx(const graft_vision *v, int n_threads) {
     graft_vision_ctx_params p = graft_vision_ctx_default_params();
@@ -108,7 +117,8 @@ static graft_vision_ctx *vision_ctx(const graft_vision *v, int n_threads) {
 /* ---- the image path: vision last hidden state, abstractor output, rows -------------------------- */
 
 START_TEST(test_owl_image_path) {
-    graft_vision *v = load_vision();
+    graft_vision *v = load_vision_from(SRC_MMPROJ[_i]);
+    ck_assert_str_eq(graft_vision_recipe(v)->name, "mplug_owl");
     ck_assert_str_eq(graft_vision_projector(v), "owl_abstractor");
     ck_assert_int_eq(graft_vision_image_size(v), S);
     ck_assert_int_eq(graft_vision_n_embd_vision(v), D);
@@ -138,8 +148,8 @@ START_TEST(test_owl_image_path) {
     const double e_rows = rel("image rows", rows, ref_rows, (size_t)N_ROWS * DE, STAGE_TOL);
     /* the last row is vit_eos itself, whatever the image */
     ck_assert(!memcmp(rows + (size_t)Q * DE, ref_rows + (size_t)Q * DE, sizeof(float) * DE));
-    fprintf(stderr, "owl image path: vision last hidden %.2e, abstractor %.2e, rows %.2e (x max|ref|)\n",
-            e_vis, e_ab, e_rows);
+    fprintf(stderr, "owl image path (%s): vision last hidden %.2e, abstractor %.2e, rows %.2e (x max|ref|)\n",
+            SRC_MMPROJ[_i], e_vis, e_ab, e_rows);
     ck_assert_msg(e_vis <= STAGE_TOL, "vision last hidden state off by %.3e x max|ref|", e_vis);
     ck_assert_msg(e_ab <= STAGE_TOL, "abstractor output off by %.3e x max|ref|", e_ab);
     ck_assert_msg(e_rows <= STAGE_TOL, "rows entering the LLM off by %.3e x max|ref|", e_rows);
@@ -188,10 +198,10 @@ START_TEST(test_owl_logits_greedy) {
     ck_assert_int_eq(read_ids("greedy.txt", greedy_ref, N_GEN), N_GEN);
     graft_error e;
     graft_model *m;
-    ck_assert_msg(graft_model_load(DIR "model.gguf", NULL, &m, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert_msg(graft_model_load(SRC_LLM[_i], NULL, &m, &e) == GRAFT_OK, "%s", e.msg);
     ck_assert_int_eq(graft_model_n_embd(m), DE);
     ck_assert_int_eq(graft_model_n_vocab(m), V);
-    graft_vision *v = load_vision();
+    graft_vision *v = load_vision_from(SRC_MMPROJ[_i]);
     graft_vision_ctx *vc = vision_ctx(v, 2);
 
     graft_ctx_params cp = graft_ctx_default_params();
@@ -254,8 +264,8 @@ START_TEST(test_owl_logits_greedy) {
         if (tok != greedy_ref[i] && first_bad < 0) first_bad = i;
         ck_assert_msg(graft_decode(ctx, &tok, NULL, 1) == GRAFT_OK, "%s", graft_ctx_last_error(ctx));
     }
-    fprintf(stderr, "owl logits: max err %.2e x max|ref| (%.3f) at position %d of %d (%.2e from the reference's "
-                    "rows), greedy %s\n", worst / scale, scale, worst_pos, n, worst_dec / scale,
+    fprintf(stderr, "owl logits (%s): max err %.2e x max|ref| (%.3f) at position %d of %d (%.2e from the "
+                    "reference's rows), greedy %s\n", SRC_LLM[_i], worst / scale, scale, worst_pos, n, worst_dec / scale,
             first_bad < 0 ? "identical (32 ids)" : "DIFFERS");
     if (first_bad >= 0)
         for (int i = first_bad; i < N_GEN && i < first_bad + 4; i++)
@@ -274,6 +284,79 @@ START_TEST(test_owl_logits_greedy) {
     graft_vision_ctx_free(vc);
     graft_vision_free(v);
     graft_model_free(m);
+}
+END_TEST
+
+/* ---- graft convert of the authors' directory ------------------------------------------------------ */
+
+/* `graft convert tiny-hf -o llm.gguf --mmproj-out mmproj.gguf` (the library's engine): the mmproj
+ * holds the split-from-interleaved attn_qkv and gives the directory's rows bit for bit; the LLM
+ * (Q/K rows permuted for llama.cpp's rope) gives the reference's greedy ids. */
+START_TEST(test_owl_convert) {
+    graft_quant_params qp = graft_quant_default_params();
+    qp.type = GRAFT_QUANT_KEEP;
+    qp.rules = GRAFT_QUANT_RULES_CONVERT;
+    graft_error e;
+    char llm[600], mm[600];
+    snprintf(llm, sizeof llm, "%s", tu_tmppath("owl-llm.gguf"));
+    snprintf(mm, sizeof mm, "%s", tu_tmppath("owl-mmproj.gguf"));
+    for (int part = 0; part < 2; part++) {
+        graft_gguf *g;
+        ck_assert_msg(graft_hf_open_gguf(HF_DIR, part, GRAFT_HF_LLAMACPP, &g, &e) == GRAFT_OK, "%s", e.msg);
+        ck_assert_msg(graft_quant_write(g, part ? mm : llm, &qp, &e) == GRAFT_OK, "%s", e.msg);
+        graft_gguf_close(g);
+    }
+    float *pixels = read_f32("pixels.f32", (size_t)3 * S * S);
+    float *rows[2];
+    const char *src[2] = {HF_DIR, mm};
+    for (int i = 0; i < 2; i++) {
+        graft_vision *v = load_vision_from(src[i]);
+        graft_vision_ctx *c = vision_ctx(v, 2);
+        rows[i] = malloc(sizeof(float) * N_ROWS * DE);
+        ck_assert_int_eq(graft_vision_encode(c, pixels, NULL, 0, rows[i]), GRAFT_OK);
+        graft_vision_ctx_free(c);
+        graft_vision_free(v);
+    }
+    ck_assert_msg(!memcmp(rows[0], rows[1], sizeof(float) * N_ROWS * DE), "converted mmproj rows differ from the dir's");
+    /* greedy from the converted pair */
+    prompt pr;
+    read_prompt(&pr);
+    int32_t greedy_ref[N_GEN];
+    ck_assert_int_eq(read_ids("greedy.txt", greedy_ref, N_GEN), N_GEN);
+    graft_model *m;
+    ck_assert_msg(graft_model_load(llm, NULL, &m, &e) == GRAFT_OK, "%s", e.msg);
+    graft_ctx_params cp = graft_ctx_default_params();
+    cp.n_ctx = 128;
+    cp.kv_type = GRAFT_TYPE_F32;
+    graft_ctx *ctx;
+    ck_assert_msg(graft_ctx_new(m, &cp, &ctx, &e) == GRAFT_OK, "%s", e.msg);
+    const int n = pr.na + N_ROWS + pr.nb;
+    float *embd = calloc((size_t)n * DE, sizeof(float));
+    int32_t ids[MAX_IDS];
+    memcpy(embd + (size_t)pr.na * DE, rows[1], sizeof(float) * N_ROWS * DE);
+    for (int i = 0; i < pr.na; i++) ids[i] = pr.a[i];
+    for (int i = 0; i < N_ROWS; i++) ids[pr.na + i] = -1;
+    for (int i = 0; i < pr.nb; i++) ids[pr.na + N_ROWS + i] = pr.b[i];
+    ck_assert_int_eq(graft_decode(ctx, ids, embd, n), GRAFT_OK);
+    graft_sampler_params sp = graft_sampler_default_params();
+    sp.temp = 0;
+    graft_sampler *smp;
+    ck_assert_int_eq(graft_sampler_new(&sp, V, &smp, &e), GRAFT_OK);
+    int bad = -1;
+    for (int i = 0; i < N_GEN; i++) {
+        int32_t tok = graft_sampler_sample(smp, graft_ctx_logits(ctx, -1));
+        if (tok != greedy_ref[i] && bad < 0) bad = i;
+        ck_assert_int_eq(graft_decode(ctx, &tok, NULL, 1), GRAFT_OK);
+    }
+    fprintf(stderr, "owl convert: mmproj rows identical to the directory's, greedy %s\n", bad < 0 ? "identical (32 ids)" : "DIFFERS");
+    ck_assert_msg(bad < 0, "greedy id %d differs", bad);
+    graft_sampler_free(smp);
+    free(embd);
+    graft_ctx_free(ctx);
+    graft_model_free(m);
+    free(rows[0]);
+    free(rows[1]);
+    free(pixels);
 }
 END_TEST
 
@@ -408,9 +491,10 @@ Suite *suite_owl(void) {
     Suite *s = suite_create("owl");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_owl_image_path);
+    tcase_add_loop_test(tc, test_owl_image_path, 0, 2);
     tcase_add_test(tc, test_owl_threads);
-    tcase_add_test(tc, test_owl_logits_greedy);
+    tcase_add_loop_test(tc, test_owl_logits_greedy, 0, 2);
+    tcase_add_test(tc, test_owl_convert);
     tcase_add_test(tc, test_owl_load_errors);
     tcase_add_test(tc, test_owl_cli);
     suite_add_tcase(s, tc);
