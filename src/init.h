@@ -119,7 +119,8 @@ typedef struct graft_init_blip {
 
 /* Presets: "blip2-opt-2.7b" and "blip2-opt-6.7b" (EVA ViT-g/14 at 224: 1408 wide, 39 blocks;
  * Q-Former 768 x 12 layers, 32 queries; OPT), "instructblip-vicuna-7b" (the same with the
- * instruction side, 30523 word pieces; llama-7b), "blip2-tiny", "instructblip-tiny". */
+ * instruction side, 30523 word pieces; llama-7b), and for tests "blip2-tiny" (llama "tiny"
+ * decoder), "blip2-opt-tiny" and "instructblip-tiny". */
 const graft_init_blip *graft_init_blip_presets(void);
 const graft_init_blip *graft_init_blip_find(const char *name);
 uint64_t graft_init_blip_mmproj_bytes(const graft_init_qformer *hp, int type);

@@ -111,7 +111,11 @@ static const graft_init_blip blip_presets[] = {
     /* bert-base-uncased + [DEC]: 30523 word pieces, 512 positions */
     {"instructblip-vicuna-7b", "llama-7b", "instructblip",
      {"instructblip-vicuna-7b mmproj", EVA_G14, QFORMER_BASE, 30523, 512, 4096}},
-    {"blip2-tiny", "opt-tiny", "blip2", {"blip2-tiny mmproj", 28, 14, 32, 64, 2, 2, 1e-6f, 32, 2, 2, 64, 2, 4, 1e-12f, 0, 0, 64}},
+    /* tiny ones for tests: blip2-tiny's decoder is the llama "tiny" (it has a tokenizer, so text
+     * prompts and graft eval work), blip2-opt-tiny's an OPT (no tokenizer: ids only) */
+    {"blip2-tiny", "tiny", "blip2", {"blip2-tiny mmproj", 28, 14, 32, 64, 2, 2, 1e-6f, 32, 2, 2, 64, 2, 4, 1e-12f, 0, 0, 64}},
+    {"blip2-opt-tiny", "opt-tiny", "blip2",
+     {"blip2-opt-tiny mmproj", 28, 14, 32, 64, 2, 2, 1e-6f, 32, 2, 2, 64, 2, 4, 1e-12f, 0, 0, 64}},
     {"instructblip-tiny", "tiny", "instructblip",
      {"instructblip-tiny mmproj", 28, 14, 32, 64, 2, 2, 1e-6f, 32, 2, 2, 64, 1, 4, 1e-12f, 100, 16, 64}},
     {NULL, NULL, NULL, {0}},

@@ -216,10 +216,10 @@ END_TEST
 
 /* The BLIP-family tiny presets: thread-count independent files, the announced size, and a pair
  * that loads (projector qformer, the preset's recipe, n_query rows) and decodes an image prompt
- * to finite logits (OPT decoder for blip2-tiny, llama for instructblip-tiny). */
+ * to finite logits (llama decoders for blip2-tiny and instructblip-tiny, OPT for blip2-opt-tiny). */
 START_TEST(test_blip_tiny) {
-    const char *names[2] = {"blip2-tiny", "instructblip-tiny"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[3] = {"blip2-tiny", "blip2-opt-tiny", "instructblip-tiny"};
+    for (int i = 0; i < 3; i++) {
         const graft_init_blip *p = graft_init_blip_find(names[i]);
         ck_assert_ptr_nonnull(p);
         char d1[1024], d2[1024], a[1200], b[1200], name[64];

@@ -489,6 +489,43 @@ START_TEST(test_cli_encode) {
 }
 END_TEST
 
+/* ---- graft eval: a LLaVA and a BLIP-2 side by side --------------------------------------------- */
+
+/* `graft eval --variant llava:... --variant blip2:...` on one world task file: both variants run
+ * (random-weight graft init models: llava-tiny and blip2-tiny, whose recipes place the image
+ * inline and in front), each writes its predictions and summary, and the comparison names both. */
+START_TEST(test_eval_variants) {
+    const char *cli = getenv("GRAFT_CLI");
+    if (!cli || !*cli) {
+        fprintf(stderr, "SKIP test_eval_variants: GRAFT_CLI is not set (make test sets it)\n");
+        return;
+    }
+    char d[600], cmd[4096];
+    snprintf(d, sizeof d, "%s", tu_tmppath("evalv"));
+    snprintf(cmd, sizeof cmd,
+             "set -e; mkdir -p '%s'; cd '%s'; G='%s'; case \"$G\" in /*) ;; *) G=\"$OLDPWD/$G\";; esac; "
+             "\"$G\" init --preset llava-tiny -o llava; \"$G\" init --preset blip2-tiny -o blip2; "
+             "\"$G\" world --seed 5 --n 3 -o w; "
+             "\"$G\" eval --task vqa --data w/vqa.jsonl --images w --limit 3 -o out "
+             "--variant llava:llava/model.gguf:llava/mmproj.gguf --variant blip2:blip2/model.gguf:blip2/mmproj.gguf",
+             d, d, cli);
+    char full[4200];
+    snprintf(full, sizeof full, "(%s) >/dev/null 2>&1", cmd);
+    ck_assert_msg(run_status(full) == 0, "%s failed", cmd);
+    const char *files[3] = {"out/llava/predictions.jsonl", "out/blip2/predictions.jsonl", "out/summary.md"};
+    for (int i = 0; i < 3; i++) {
+        char p[800];
+        snprintf(p, sizeof p, "%s/%s", d, files[i]);
+        size_t len = 0;
+        char *txt = tu_read_file(p, &len);
+        ck_assert_msg(txt && len > 0, "%s missing or empty", p);
+        if (i == 2) ck_assert_msg(strstr(txt, "llava") && strstr(txt, "blip2"), "%s does not name both variants", p);
+        free(txt);
+    }
+    fprintf(stderr, "qformer: graft eval ran llava-tiny and blip2-tiny side by side on one task file\n");
+}
+END_TEST
+
 /* ---- threads and allocation ------------------------------------------------------------------------- */
 
 /* 1 and 2 threads give the same bits; a second encode in the same context allocates nothing. */
@@ -744,6 +781,7 @@ Suite *suite_qformer(void) {
     tcase_add_loop_test(tc, test_convert, 0, 2);
     tcase_add_loop_test(tc, test_cli_encode, 0, 2);
     tcase_add_loop_test(tc, test_threads, 0, 2);
+    tcase_add_test(tc, test_eval_variants);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_inspect);
     suite_add_tcase(s, tc);
