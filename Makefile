@@ -101,19 +101,27 @@ bench: deps
 	@set -e; for b in $(BENCH_SRC:%.c=$(BUILD)/%); do echo "== $$b"; $$b; done
 
 # ---- demo: graft's main job (an image and a question in, an answer out) ----
-# Until the trained default model ships in models/ (issue 7), the demo runs the whole pipeline on a
-# random-weight tiny LLaVA written by `graft init`: the mechanics are real, the answer is noise.
+# The shipped default model (models/shapes-mlp, trained by models/recipes/ on the shapes world) on a
+# scene `graft world` draws now: the scene's ground truth, the model's caption and one VQA answer.
 DEMO := $(BUILD)/demo
+DEMO_MODEL := models/shapes-mlp
+DEMO_SEED := 2028
+DEMO_Q := What shape is at the bottom right?
+DEMO_RUN = $(BUILD)/graft -m $(DEMO_MODEL)/model.gguf --mmproj $(DEMO_MODEL)/mmproj.gguf --image $(DEMO)/images/000000.png --temp 0 --no-display-prompt
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/graft
-	@mkdir -p $(DEMO)
-	@$(BUILD)/graft init --preset llava-tiny -o $(DEMO)/llava-tiny 2>/dev/null
-	@printf 'P6\n4 2\n255\n\377\000\000\377\000\000\000\000\377\000\000\377\377\377\377\377\377\377\000\000\000\000\000\000' > $(DEMO)/image.ppm
-	@echo "graft demo: no trained default model ships yet (issue 7); running a random-weight tiny LLaVA"
-	@echo "graft demo: (graft init --preset llava-tiny), so the answer below is noise, not a caption."
-	@echo '$$ graft -m $(DEMO)/llava-tiny/model.gguf --mmproj $(DEMO)/llava-tiny/mmproj.gguf --image $(DEMO)/image.ppm -p "What is in the image?" -n 16 --temp 0'
-	@$(BUILD)/graft -m $(DEMO)/llava-tiny/model.gguf --mmproj $(DEMO)/llava-tiny/mmproj.gguf \
-	    --image $(DEMO)/image.ppm -p "What is in the image?" -n 16 --temp 0
+	@rm -rf $(DEMO)
+	@echo '$$ graft world --seed $(DEMO_SEED) --n 1 -o $(DEMO)'
+	@$(BUILD)/graft world --seed $(DEMO_SEED) --n 1 -o $(DEMO)
+	@echo "ground truth: $$(sed -n 's/.*"answers": \["\([^"]*\)".*/\1/p' $(DEMO)/caption.jsonl)"
+	@echo
+	@echo '$$ graft -m $(DEMO_MODEL)/model.gguf --mmproj $(DEMO_MODEL)/mmproj.gguf --image $(DEMO)/images/000000.png \'
+	@echo '    -p "Provide a one-sentence caption for the provided image." --temp 0 --no-display-prompt'
+	@$(DEMO_RUN) -p "Provide a one-sentence caption for the provided image."
+	@echo
+	@echo '$$ graft ... -p "$(DEMO_Q)\nAnswer the question using a single word or phrase."'
+	@$(DEMO_RUN) -p "$(DEMO_Q)\nAnswer the question using a single word or phrase." 2>/dev/null
+	@echo "(ground truth: $$(grep -F '"$(DEMO_Q)"' $(DEMO)/vqa.jsonl | sed -n 's/.*"answers": \["\([^"]*\)".*/\1/p'))"
 
 # ---- packages: installs what is missing when root, otherwise says what to run ----
 deps:

@@ -66,7 +66,7 @@ static void usage(FILE *f) {
             "  --with-text-only        ScienceQA readers: also the questions without an image\n"
             "  --chair-instances F     captions: CHAIR against COCO instances (--chair-synonyms F)\n"
             "  --split S               ScienceQA split / VQAv2 image folder\n"
-            "  --images DIR            root of the samples' image paths\n"
+            "  --images DIR            root of the samples' image paths (default: the first --data file's folder)\n"
             "  -o, --output DIR        predictions.jsonl, summary.json, summary.md go here\n"
             "  --limit N               only the first N samples (of the shard)\n"
             "  --shard i/n             only the samples whose index %% n == i\n"
@@ -888,6 +888,15 @@ int cli_eval_run(int argc, char **argv) {
     o.rp.chat_template = o.chat_template;
     o.rp.mcq_loglik = o.loglik;
     o.rp.mcq_norm = o.norm_sum ? GRAFT_EVAL_NORM_SUM : GRAFT_EVAL_NORM_MEAN;
+    /* no --images: image paths are relative to the (first) data file's folder, as graft world writes them */
+    char images_dir[4096];
+    if (!o.images) {
+        const char *slash = strrchr(o.data[0], '/');
+        if (!slash) snprintf(images_dir, sizeof images_dir, ".");
+        else snprintf(images_dir, sizeof images_dir, "%.*s", (int)(slash - o.data[0]) ? (int)(slash - o.data[0]) : 1,
+                      o.data[0]);
+        o.images = images_dir;
+    }
     o.rp.images_root = o.images;
 
     /* samples */

@@ -103,14 +103,16 @@ def article(word):
     return "an" if word[0] in "aeiou" else "a"
 
 
-def extra_yesno(scene, rng):
-    """Two POPE-style probes for any scene (POPE's own files only cover 3-object scenes): one
-    object of the scene, and an absent colour-shape pair (half the time sharing the colour or the
-    shape of a present object)."""
+def extra_yesno(scene, rng, n_neg=1):
+    """POPE-style probes for any scene (POPE's own files only cover 3-object scenes): one
+    object of the scene, and n_neg absent colour-shape pairs (half the time sharing the colour or
+    the shape of a present object)."""
     objs = [(o["color"], o["shape"]) for o in scene["objects"]]
     c, s = rng.choice(objs)
     out = [("Is there %s %s %s in the image?" % (article(c), c, s), "yes")]
-    for _ in range(50):
+    for _ in range(50 * n_neg):
+        if len(out) > n_neg:
+            break
         if rng.random() < 0.5:
             c2, s2 = rng.choice(objs)
             if rng.random() < 0.5:
@@ -120,12 +122,13 @@ def extra_yesno(scene, rng):
         else:
             c2, s2 = rng.choice(COLORS), rng.choice(SHAPES)
         if (c2, s2) not in objs:
-            out.append(("Is there %s %s %s in the image?" % (article(c2), c2, s2), "no"))
-            break
+            q = "Is there %s %s %s in the image?" % (article(c2), c2, s2)
+            if (q, "no") not in out:
+                out.append((q, "no"))
     return out
 
 
-def scene_turns(world, i, rng):
+def scene_turns(world, i, rng, n_neg=1):
     """(user text, answer) pairs of scene i: every task sample (POPE questions deduplicated) plus
     extra yes/no probes."""
     turns, seen = [], set()
@@ -135,7 +138,7 @@ def scene_turns(world, i, rng):
             continue
         seen.add(u)
         turns.append((s["type"], u, LM.answer_of(s, rng)))
-    for q, a in extra_yesno(world.scenes[i], rng):
+    for q, a in extra_yesno(world.scenes[i], rng, n_neg):
         u = C.user_text({"type": "yesno", "question": q})
         if u not in seen:
             seen.add(u)
@@ -143,13 +146,15 @@ def scene_turns(world, i, rng):
     return turns
 
 
-def conversation(vocab, turns, rng, max_rest=200):
+def conversation(vocab, turns, rng, max_rest=200, yesno_first=0.2):
     """rest ids and loss mask of a conversation from shuffled turns, the first in eval format;
-    a caption or a yes/no probe first more often than their share (the eval prompts are single-turn)."""
+    a caption (30%) or a yes/no probe (yesno_first) first more often than their share (the eval
+    prompts are single-turn, and later yes/no turns can be read off earlier answers instead of
+    the image)."""
     turns = list(turns)
     rng.shuffle(turns)
     r = rng.random()
-    want = "caption" if r < 0.3 else "yesno" if r < 0.5 else None
+    want = "caption" if r < 0.3 else "yesno" if r < 0.3 + yesno_first else None
     if want:
         k = next((j for j, t in enumerate(turns) if t[0] == want), 0)
         turns.insert(0, turns.pop(k))
@@ -246,6 +251,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch1", type=int, default=24)
     ap.add_argument("--batch2", type=int, default=12)
+    ap.add_argument("--yesno-first", type=float, default=0.2,
+                    help="share of stage-2 conversations that open with a yes/no probe")
+    ap.add_argument("--extra-no", type=int, default=1, help="extra absent-object probes per scene")
     ap.add_argument("--resume", action="store_true",
                     help="continue stage 2 from WORK/llava-VARIANT.pt (no stage 1; times and losses add up)")
     a = ap.parse_args()
@@ -298,10 +306,10 @@ def main():
     # stage 2: projector + LLM
     for p in model.llm.parameters():
         p.requires_grad_(True)
-    turns = [scene_turns(world, i, rng) for i in range(len(world))]
+    turns = [scene_turns(world, i, rng, a.extra_no) for i in range(len(world))]
 
     def batch2(idx):
-        rest, mask = batch_rest([conversation(vocab, turns[i], rng) for i in idx])
+        rest, mask = batch_rest([conversation(vocab, turns[i], rng, yesno_first=a.yesno_first) for i in idx])
         return feats[idx], rest, mask
 
     l2, w2, s2, e2 = run_stage("stage2", model, list(model.parameters()), batch2, len(world),

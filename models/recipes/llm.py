@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 import random
+import json
 import sys
 import time
 
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 LLM_CFG = dict(dim=64, n_layers=2, n_head=2, ffn=192, theta=10000.0, eps=1e-5, n_ctx=512)
+LLM_CFG.update(json.loads(os.environ.get("GRAFT_LLM_CFG", "{}")))   # e.g. '{"n_layers": 4}' for a bigger LLM
 SEED = 7
 STEPS = 1500        # x 32 sequences: 2 epochs of the 24000 text sequences (about 3 min here, idle)
 
