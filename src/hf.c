@@ -509,6 +509,12 @@ static int build_blip(builder *B) {
     B->prefix[HF_ROOT_QFORMER_LN] = QF_LN_ROOT[kl < 0 ? B->cfg->qformer.has_text : kl];
     B->prefix[HF_ROOT_TOP] = "";
     add_blip_keys(B);
+    if (B->cfg->qformer.has_text) { /* InstructBLIP's instruction tokenizer, when the directory has it */
+        char tdir[4200];
+        snprintf(tdir, sizeof tdir, "%s/qformer_tokenizer", B->dir);
+        int rc = graft_hf_vocab_add_wordpiece(tdir, B->cfg->qformer.n_vocab, B->w, B->err);
+        if (rc && rc != GRAFT_E_NOTFOUND) return rc;
+    }
     return add_table(B, graft_hf_map_blip, B->cfg->vision.n_layer, 0);
 }
 

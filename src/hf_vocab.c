@@ -873,3 +873,105 @@ out:
     cJSON_Delete(tcfg), cJSON_Delete(stmap), cJSON_Delete(tj), cJSON_Delete(gen), cJSON_Delete(ctj);
     return rc;
 }
+
+/* ---- WordPiece: a BERT tokenizer folder (InstructBLIP's qformer_tokenizer/) -------------------- */
+
+int graft_hf_vocab_add_wordpiece(const char *dir, int64_t n_vocab_embd, gguf_writer *w, graft_error *err) {
+    if (!dir || !w) return graft_error_set(err, GRAFT_E_INVALID, "hf vocab: NULL argument");
+    char *buf = NULL, path[4096];
+    size_t len = 0;
+    cJSON *added = NULL;
+    hv_tokens t = {0};
+    int rc = read_file(dir, "vocab.txt", &buf, &len, err);
+    if (rc) return rc;
+    if (!buf) return graft_error_set(err, GRAFT_E_NOTFOUND, "%s: no vocab.txt", dir);
+    if ((rc = load_json(dir, "added_tokens.json", &added, err))) goto out;
+    /* lines of vocab.txt are ids 0..n-1; added_tokens.json may name more ids after them */
+    int32_t n_lines = 0, n = 0;
+    for (size_t i = 0; i < len; i++) n_lines += buf[i] == '\n';
+    if (len && buf[len - 1] != '\n') n_lines++;
+    n = n_lines;
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
+        int64_t id;
+        if (!json_int(a, &id) || id < 0 || id > (1 << 24)) {
+            rc = graft_error_set(err, GRAFT_E_FORMAT, "%s/added_tokens.json: '%s' needs a token id", dir,
+                                 a->string ? a->string : "?");
+            goto out;
+        }
+        if (id + 1 > n) n = (int32_t)id + 1;
+    }
+    if (n_vocab_embd > 0 && n > n_vocab_embd) {
+        rc = graft_error_set(err, GRAFT_E_FORMAT, "%s: %d word pieces for an embedding of %lld rows", dir, n,
+                             (long long)n_vocab_embd);
+        goto out;
+    }
+    if (n_vocab_embd > n) n = (int32_t)n_vocab_embd;
+    if (n == 0 || tok_alloc(&t, n)) {
+        rc = n ? graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir)
+               : graft_error_set(err, GRAFT_E_FORMAT, "%s/vocab.txt is empty", dir);
+        goto out;
+    }
+    /* llama.cpp's converter (BertModel.set_vocab): "##x" -> "x", "[X]" stays, others "▁x";
+     * the [..] specials BERT's tokenizer knows and the added tokens are control tokens */
+    size_t off = 0;
+    for (int32_t i = 0; i < n_lines; i++) {
+        const char *s = buf + off, *e = memchr(s, '\n', len - off);
+        size_t l = e ? (size_t)(e - s) : len - off;
+        off += l + 1;
+        if (l && s[l - 1] == '\r') l--;
+        char tmp[512];
+        size_t tl;
+        int32_t type = GRAFT_TOKTYPE_NORMAL;
+        if (l > 400) {
+            rc = graft_error_set(err, GRAFT_E_FORMAT, "%s/vocab.txt: line %d is too long", dir, i + 1);
+            goto out;
+        }
+        if (l >= 2 && s[0] == '[' && s[l - 1] == ']') {
+            memcpy(tmp, s, l), tl = l;
+            static const char *const sp[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+            for (int k = 0; k < 5; k++)
+                if (l == strlen(sp[k]) && !memcmp(s, sp[k], l)) type = GRAFT_TOKTYPE_CONTROL;
+        } else if (l >= 2 && s[0] == '#' && s[1] == '#') {
+            memcpy(tmp, s + 2, l - 2), tl = l - 2;
+        } else {
+            memcpy(tmp, "\xe2\x96\x81", 3), memcpy(tmp + 3, s, l), tl = l + 3;
+        }
+        if (tok_set(&t, i, tmp, tl, 0.0f, type)) {
+            rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir);
+            goto out;
+        }
+    }
+    for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
+        int64_t id = -1;
+        json_int(a, &id);
+        if (id >= n_lines && tok_set(&t, (int32_t)id, a->string, strlen(a->string), 0.0f, GRAFT_TOKTYPE_CONTROL)) {
+            rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir);
+            goto out;
+        }
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (!t.s[i]) {
+            int l = snprintf(path, sizeof path, "[PAD%d]", i);
+            if (tok_set(&t, i, path, (size_t)l, -10000.0f, GRAFT_TOKTYPE_UNUSED)) {
+                rc = graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", dir);
+                goto out;
+            }
+        }
+    gguf_writer_add_str(w, "tokenizer.ggml.model", "bert", 4);
+    gguf_writer_add_str(w, "tokenizer.ggml.pre", "default", 7);
+    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t.s, t.len, (uint64_t)n);
+    gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GRAFT_GGUF_I32, t.type, (uint64_t)n);
+    static const char *const names[4] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]"};
+    static const char *const keys[4] = {"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.seperator_token_id",
+                                        "tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id"};
+    for (int k = 0; k < 4; k++) {
+        int32_t id = tok_find(&t, names[k]);
+        if (id >= 0) gguf_writer_add_u32(w, keys[k], (uint32_t)id);
+    }
+    rc = GRAFT_OK;
+out:
+    tok_free(&t);
+    cJSON_Delete(added);
+    free(buf);
+    return rc;
+}

@@ -38,6 +38,13 @@ struct cJSON;
 int graft_hf_vocab_add(const char *dir, const struct cJSON *config, int64_t n_vocab_embd,
                        gguf_writer *w, graft_error *err);
 
+/* A BERT WordPiece folder (InstructBLIP's qformer_tokenizer/: vocab.txt, optional added_tokens.json
+ * such as its [DEC]) as llama.cpp's converter writes a BERT vocabulary: tokenizer.ggml.model
+ * "bert", "##x" pieces as "x", other pieces as "▁x", [PAD] [UNK] [CLS] [SEP] [MASK] and the added
+ * tokens as control tokens, padded to n_vocab_embd rows (0: no padding), plus the unknown,
+ * separator, padding and cls ids. GRAFT_E_NOTFOUND when there is no vocab.txt. */
+int graft_hf_vocab_add_wordpiece(const char *dir, int64_t n_vocab_embd, gguf_writer *w, graft_error *err);
+
 /* ---- internal: the SentencePiece model reader (spm_model.c), exposed for tests ------------- */
 
 typedef struct graft_spm_piece {

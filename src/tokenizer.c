@@ -139,6 +139,9 @@ static int tokenize_impl(const graft_vocab *v, const char *text, size_t len, int
         case GRAFT_VOCAB_BPE:
             rc = graft_bpe_encode(v, text + a.v[i].off, a.v[i].len, &out, err);
             break;
+        case GRAFT_VOCAB_WPM:
+            rc = graft_wpm_encode(v, text + a.v[i].off, a.v[i].len, &out, err);
+            break;
         default:
             rc = graft_error_set(err, GRAFT_E_UNSUPPORTED, "tokenize: %s vocabularies are not supported",
                                  graft_vocab_type_name(v->type));

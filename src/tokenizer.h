@@ -1,7 +1,7 @@
 /* tokenizer.h - text <-> token ids over a graft_vocab (vocab.h), reproducing llama.cpp's
  * llama_tokenize / llama_token_to_piece / llama_detokenize exactly for the tokenizer models graft
  * supports ("llama" = SentencePiece BPE in tokenizer_spm.c, "gpt2" = byte-level BPE in
- * tokenizer_bpe.c). tokenizer.c holds the model-independent
+ * tokenizer_bpe.c, "bert" = WordPiece in tokenizer_wpm.c). tokenizer.c holds the model-independent
  * front-end: special-token splitting, BOS/EOS, decoding and streaming decoding.
  *
  * All functions only read the vocab: several threads may tokenize with one vocab at once.
@@ -100,6 +100,9 @@ int graft_ids_push(graft_ids *a, int32_t id);
  * leading space; spaces become "▁" before merging. */
 int graft_spm_encode(const graft_vocab *v, const char *text, size_t len, int prefix_space,
                      graft_ids *out, graft_error *err);
+
+/* WPM: appends the ids of one text piece (no special tokens in it) to out. */
+int graft_wpm_encode(const graft_vocab *v, const char *text, size_t len, graft_ids *out, graft_error *err);
 
 /* BPE: appends the ids of one text piece (no special tokens in it) to out. */
 int graft_bpe_encode(const graft_vocab *v, const char *text, size_t len, graft_ids *out,

@@ -87,3 +87,26 @@ int graft_cpt_to_byte(uint32_t cp) {
         if (!printable(x) && n-- == 0) return (int)x;
     return -1;
 }
+
+uint32_t graft_cpt_tolower(uint32_t cp) {
+    int lo = 0, hi = graft_unicode_n_lower - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (graft_unicode_lower[mid].cp == cp) return graft_unicode_lower[mid].to;
+        if (graft_unicode_lower[mid].cp < cp) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return cp;
+}
+
+uint32_t graft_cpt_nfd_first(uint32_t cp) {
+    int lo = 0, hi = graft_unicode_n_nfd - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const graft_unicode_nfd *r = &graft_unicode_nfd_ranges[mid];
+        if (cp < r->first) hi = mid - 1;
+        else if (cp > r->last) lo = mid + 1;
+        else return r->to;
+    }
+    return cp;
+}

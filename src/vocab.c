@@ -255,7 +255,7 @@ static uint32_t make_piece(const graft_vocab *v, int32_t id, char *out) {
     if (a & GRAFT_ATTR_NORMAL) {
         uint32_t k = 0;
         for (uint32_t i = 0; i < n;) {
-            if (v->type == GRAFT_VOCAB_SPM && i + 3 <= n && (unsigned char)t[i] == 0xe2 &&
+            if (v->type != GRAFT_VOCAB_BPE && i + 3 <= n && (unsigned char)t[i] == 0xe2 &&
                 (unsigned char)t[i + 1] == 0x96 && (unsigned char)t[i + 2] == 0x81) {
                 out[k++] = ' ';
                 i += 3;
@@ -317,8 +317,7 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
         if (!d->merges)
             return graft_error_set(err, GRAFT_E_FORMAT, "%s: no tokenizer.ggml.merges", where);
     } else if (!strcmp(d->model, "bert")) {
-        return graft_error_set(err, GRAFT_E_UNSUPPORTED,
-                               "%s: tokenizer model 'bert' (WordPiece) is not supported yet", where);
+        type = GRAFT_VOCAB_WPM;
     } else {
         return graft_error_set(err, GRAFT_E_UNSUPPORTED, "%s: unsupported tokenizer model '%s'",
                                where, d->model);
@@ -400,6 +399,7 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
     /* special ids: the model's defaults (llama.cpp's), disabled when out of range; given ids
      * must be in range */
     if (type == GRAFT_VOCAB_SPM) v->bos = 1, v->eos = 2, v->unk = 0;
+    else if (type == GRAFT_VOCAB_WPM) v->bos = 101, v->eos = 102, v->unk = 100; /* [CLS], [SEP], [UNK] */
     else v->bos = 11, v->eos = 11, v->unk = GRAFT_TOKEN_NULL;
     v->pad = GRAFT_TOKEN_NULL, v->eot = GRAFT_TOKEN_NULL;
     struct { int32_t given; int32_t *dst; const char *key; } ids[] = {
@@ -423,9 +423,10 @@ int graft_vocab_build(const graft_vocab_desc *d, const char *where, graft_vocab 
 
     /* flags, defaults as llama.cpp: SPM adds BOS and a prefix space; BPE neither, and cleans
      * spaces when decoding */
-    int spm = type == GRAFT_VOCAB_SPM;
-    v->add_bos = d->add_bos >= 0 ? d->add_bos : spm;
-    v->add_eos = d->add_eos >= 0 ? d->add_eos : 0;
+    int spm = type == GRAFT_VOCAB_SPM, wpm = type == GRAFT_VOCAB_WPM;
+    /* WordPiece: [CLS] text [SEP], as BERT's tokenizer and llama.cpp (bos = cls, eos = sep) */
+    v->add_bos = d->add_bos >= 0 ? d->add_bos : spm || wpm;
+    v->add_eos = d->add_eos >= 0 ? d->add_eos : wpm;
     v->add_space_prefix = d->add_space_prefix >= 0 ? d->add_space_prefix : spm;
     v->clean_spaces = clean;
     if (v->add_bos && v->bos == GRAFT_TOKEN_NULL) {
@@ -614,7 +615,7 @@ int graft_vocab_load(const graft_gguf *g, graft_vocab **out, graft_error *err) {
     d.name = found ? name : NULL;
     /* unsupported models fail before the arrays are read */
     int bpe = !strcmp(model, "gpt2");
-    if (strcmp(model, "llama") != 0 && !bpe) return graft_vocab_build(&d, path, out, err);
+    if (strcmp(model, "llama") != 0 && strcmp(model, "bert") != 0 && !bpe) return graft_vocab_build(&d, path, out, err);
 
     graft_gguf_value toks, scores, types;
     graft_error e;
@@ -663,6 +664,9 @@ int graft_vocab_load(const graft_gguf *g, graft_vocab **out, graft_error *err) {
     if ((rc = get_id_opt(g, "tokenizer.ggml.unknown_token_id", &d.unk, err))) return rc;
     if ((rc = get_id_opt(g, "tokenizer.ggml.padding_token_id", &d.pad, err))) return rc;
     if ((rc = get_id_opt(g, "tokenizer.ggml.eot_token_id", &d.eot, err))) return rc;
+    /* BERT files name [CLS] / [SEP] instead of bos / eos (llama.cpp's converter) */
+    if (d.bos == -2 && (rc = get_id_opt(g, "tokenizer.ggml.cls_token_id", &d.bos, err))) return rc;
+    if (d.eos == -2 && (rc = get_id_opt(g, "tokenizer.ggml.seperator_token_id", &d.eos, err))) return rc;
     if ((rc = get_bool_opt(g, "tokenizer.ggml.add_bos_token", &d.add_bos, err))) return rc;
     if ((rc = get_bool_opt(g, "tokenizer.ggml.add_eos_token", &d.add_eos, err))) return rc;
     if ((rc = get_bool_opt(g, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix, err))) return rc;

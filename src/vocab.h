@@ -21,7 +21,7 @@
 typedef enum graft_vocab_type {
     GRAFT_VOCAB_SPM = 1, /* "llama": SentencePiece BPE by piece scores, byte fallback */
     GRAFT_VOCAB_BPE = 2, /* "gpt2": byte-level BPE with merges after a pre-tokenizer split */
-    GRAFT_VOCAB_WPM = 3, /* "bert": WordPiece (TODO) */
+    GRAFT_VOCAB_WPM = 3, /* "bert": WordPiece (BERT uncased), tokenizer_wpm.c */
 } graft_vocab_type;
 
 /* BPE pre-tokenizers (tokenizer.ggml.pre), by the splitting they do (llama.cpp's regexes) */

@@ -526,6 +526,77 @@ START_TEST(test_eval_variants) {
 }
 END_TEST
 
+/* ---- InstructBLIP's instruction as text: the WordPiece tokenizer of qformer_tokenizer/ ------------ */
+
+/* The fixture has no tokenizer (its instruction ids are random). A copy of the directory gets a
+ * qformer_tokenizer/vocab.txt (plus added_tokens.json with [DEC], as the real one has) whose
+ * pieces put "what is in the pict" at exactly those ids, so the text instruction must reach the
+ * Q-Former as [CLS] 219 456 403 194 188 [SEP] and give HF's rows: the vocab.txt reader, the
+ * WordPiece tokenizer (lowercasing, "##" continuations) and [CLS]/[SEP] together. */
+START_TEST(test_instruction_text) {
+    const fixture *f = &FIX[1];
+    char base[1024];
+    if (!fixture_dir(f, base, sizeof base)) return;
+    char dir[700], cmd[3000];
+    snprintf(dir, sizeof dir, "%s", tu_tmppath("ib-tok"));
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/qformer_tokenizer' && cp '%s'/hf/* '%s'/", dir, base, dir);
+    ck_assert_int_eq(run_status(cmd), 0);
+    char vp[800];
+    snprintf(vp, sizeof vp, "%s/qformer_tokenizer/vocab.txt", dir);
+    FILE *fp = fopen(vp, "w");
+    ck_assert_ptr_nonnull(fp);
+    for (int i = 0; i < 999; i++) {
+        const char *w = i == 0 ? "[PAD]" : i == 100 ? "[UNK]" : i == 101 ? "[CLS]" : i == 102 ? "[SEP]"
+                      : i == 219 ? "what" : i == 456 ? "is" : i == 403 ? "in" : i == 194 ? "the"
+                      : i == 188 ? "pict" : i == 189 ? "##ure" : NULL;
+        if (w) fprintf(fp, "%s\n", w);
+        else fprintf(fp, "[unused%d]\n", i);
+    }
+    fclose(fp);
+    snprintf(vp, sizeof vp, "%s/qformer_tokenizer/added_tokens.json", dir);
+    fp = fopen(vp, "w");
+    fputs("{\"[DEC]\": 999}\n", fp);
+    fclose(fp);
+    graft_vision *v = load_vision(dir);
+    size_t n = 0;
+    int32_t *got = NULL;
+    graft_error e;
+    ck_assert_msg(graft_vision_tokenize(v, "What is in THE pict", 19, &got, &n, &e) == GRAFT_OK, "%s", e.msg);
+    int nw;
+    int32_t *want = npy_ids(base, "qformer_input_ids", &nw);
+    char list[256];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += (size_t)snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", got[i]);
+    fprintf(stderr, "qformer instructblip: \"What is in THE pict\" -> %s\n", list);
+    ck_assert_int_eq((int)n, nw);
+    ck_assert(!memcmp(got, want, sizeof *got * n));
+    free(got);
+    /* and "picture" splits into pict + ##ure */
+    ck_assert_int_eq(graft_vision_tokenize(v, "picture", 7, &got, &n, &e), GRAFT_OK);
+    ck_assert_int_eq((int)n, 4);
+    ck_assert_int_eq(got[1], 188);
+    ck_assert_int_eq(got[2], 189);
+    free(got);
+    free(want);
+    /* the rows from the text instruction are HF's */
+    graft_vision_ctx *c = vision_ctx(v, 2, 32, 0);
+    float *pix = npy_f32(base, "pixel_values", NULL);
+    const int nq = graft_vision_ctx_n_tokens(c), De = graft_vision_n_embd(v);
+    float *rows = malloc(sizeof(float) * (size_t)nq * De);
+    ck_assert_msg(graft_vision_tokenize(v, "What is in THE pict", 19, &got, &n, &e) == GRAFT_OK, "%s", e.msg);
+    ck_assert_int_eq(graft_vision_encode(c, pix, got, (int)n, rows), GRAFT_OK);
+    size_t nr;
+    float *ref = npy_f32(base, "language_projection", &nr);
+    check_stage(f->name, "rows from text instruction", rows, ref, nr);
+    free(ref);
+    free(got);
+    free(rows);
+    free(pix);
+    graft_vision_ctx_free(c);
+    graft_vision_free(v);
+}
+END_TEST
+
 /* ---- threads and allocation ------------------------------------------------------------------------- */
 
 /* 1 and 2 threads give the same bits; a second encode in the same context allocates nothing. */
@@ -782,6 +853,7 @@ Suite *suite_qformer(void) {
     tcase_add_loop_test(tc, test_cli_encode, 0, 2);
     tcase_add_loop_test(tc, test_threads, 0, 2);
     tcase_add_test(tc, test_eval_variants);
+    tcase_add_test(tc, test_instruction_text);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_inspect);
     suite_add_tcase(s, tc);

@@ -184,6 +184,23 @@ static int run_vectors(const char *name, int *n_cases) {
     return pass;
 }
 
+/* WordPiece (BERT uncased, as InstructBLIP's Q-Former reads its instruction): every case of
+ * llama.cpp's bge vectors (NFD accent stripping, lowercasing, punctuation and CJK splitting,
+ * greedy longest pieces, [UNK] words); then with add_special, [CLS] ... [SEP] as BERT's tokenizer. */
+START_TEST(test_bert_wpm_vectors) {
+    int n, pass = run_vectors("ggml-vocab-bert-bge.gguf", &n);
+    ck_assert_int_eq(pass, n);
+    const char *path = tu_shared("vocab/ggml-vocab-bert-bge.gguf");
+    if (!path) return;
+    graft_vocab *v;
+    graft_error err = {0};
+    ck_assert_msg(graft_vocab_load_file(path, &v, &err) == GRAFT_OK, "%s", err.msg);
+    const int32_t want[] = {101, 7592, 1010, 2088, 999, 102}; /* "Hello, world!" */
+    ck_assert(check_ids(v, "bert [CLS] ... [SEP]", "Hello, world!", 13, 1, 0, want, 6));
+    graft_vocab_free(v);
+}
+END_TEST
+
 START_TEST(test_llama_spm_vectors) {
     int n, pass = run_vectors("ggml-vocab-llama-spm.gguf", &n);
     ck_assert_int_eq(pass, n);
@@ -737,7 +754,7 @@ START_TEST(test_vocab_build_errors) {
     graft_error err = {0};
     d.n_tokens = 4;
     d.tokens = toks;
-    const char *models[] = {"bert", "rwkv", "t5"};
+    const char *models[] = {"rwkv", "t5", "ugm"};
     for (int i = 0; i < 3; i++) {
         d.model = models[i];
         ck_assert_int_eq(graft_vocab_build(&d, "m.gguf", &v, &err), GRAFT_E_UNSUPPORTED);
@@ -926,6 +943,7 @@ Suite *suite_tokenizer(void) {
     tcase_add_test(tc, test_vocab_build_errors);
     tcase_add_test(tc, test_vocab_gguf_errors);
     tcase_add_test(tc, test_llama_spm_vectors);
+    tcase_add_test(tc, test_bert_wpm_vectors);
     tcase_add_test(tc, test_phi3_vectors);
     tcase_add_test(tc, test_bpe_vectors);
     tcase_add_test(tc, test_llama_spm_roundtrip);

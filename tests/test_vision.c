@@ -515,9 +515,17 @@ static void check_threads(const char *path, int S) {
     /* a second encode in the same context gives the same rows (no state leaks between images)
      * and allocates nothing: the heap's in-use bytes do not move */
     float *o3 = malloc(n * sizeof(float));
+    /* two windows: graft allocating per encode moves both; once in a while under a loaded machine
+     * libgomp allocates a few bytes on its own in one of them (seen: 112 bytes, once in dozens of
+     * runs), which is not graft's per-image path */
     struct mallinfo2 m0 = mallinfo2();
     int rc = graft_vision_encode(c2, pix, NULL, 0, o3);
     struct mallinfo2 m1 = mallinfo2();
+    if (m0.uordblks != m1.uordblks || m0.hblkhd != m1.hblkhd) {
+        m0 = mallinfo2();
+        rc |= graft_vision_encode(c2, pix, NULL, 0, o3);
+        m1 = mallinfo2();
+    }
     /* asserted outside the window: in fork mode every ck_assert mallocs and frees (Check's
      * send_loc_info), and a freed chunk parked in tcache still counts as in-use in mallinfo2 */
     ck_assert_int_eq(rc, GRAFT_OK);
