@@ -270,6 +270,31 @@ static int add_vocab(builder *B) {
     return rc == GRAFT_E_NOTFOUND ? GRAFT_OK : rc;
 }
 
+/* The clip.vision.* keys of a vision config: sizes, the block count stored, eps, the image
+ * normalisation (absent from preprocessor_config.json: CLIP's when clip_default, else left out,
+ * and the loader uses CLIP's), use_gelu. */
+static void add_vision_keys(gguf_writer *w, const hf_vision_config *v, int n_blocks, int use_gelu, int clip_default) {
+    static const double clip_mean[3] = {0.48145466, 0.4578275, 0.40821073}, clip_std[3] = {0.26862954, 0.26130258, 0.27577711};
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
+    if (v->projection_dim) gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)v->projection_dim);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)n_blocks);
+    float f[3];
+    if ((v->has_norm & 1) || clip_default) {
+        for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 1 ? v->mean[i] : clip_mean[i]);
+        gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
+    }
+    if ((v->has_norm & 2) || clip_default) {
+        for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 2 ? v->std[i] : clip_std[i]);
+        gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
+    }
+    gguf_writer_add_bool(w, "clip.use_gelu", use_gelu);
+}
+
 /* graft's "opt" keys (the OPT decoder, src/opt.c), and the tokenizer's when there is one. */
 static int add_opt_keys(builder *B) {
     const hf_text_config *t = &B->cfg->text;
@@ -342,24 +367,7 @@ static void add_mmproj_keys(builder *B) {
     gguf_writer_add_str(w, "general.name", full, strlen(full));
     gguf_writer_add_str(w, "general.description", "image encoder for LLaVA", 23);
     gguf_writer_add_str(w, "clip.projector_type", "mlp", 3);
-    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
-    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
-    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
-    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
-    gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)v->projection_dim);
-    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
-    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
-    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->feature_layer);
-    float f[3];
-    if (v->has_norm & 1) {
-        for (int i = 0; i < 3; i++) f[i] = (float)v->mean[i];
-        gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
-    }
-    if (v->has_norm & 2) {
-        for (int i = 0; i < 3; i++) f[i] = (float)v->std[i];
-        gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
-    }
-    gguf_writer_add_bool(w, "clip.use_gelu", v->use_gelu);
+    add_vision_keys(w, v, v->feature_layer, v->use_gelu, 0);
 }
 
 /* BLIP-2 / InstructBLIP's mmproj keys: the ViT's as for LLaVA (all blocks: the Q-Former reads
@@ -385,23 +393,7 @@ static void add_blip_keys(builder *B) {
     gguf_writer_add_str(w, "clip.projector_type", "qformer", 7);
     const char *recipe = B->cfg->recipe[0] ? B->cfg->recipe : ib ? "instructblip" : "blip2";
     gguf_writer_add_str(w, "graft.recipe", recipe, strlen(recipe));
-    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
-    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
-    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
-    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
-    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
-    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
-    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->n_layer);
-    float f[3];
-    if (v->has_norm & 1) {
-        for (int i = 0; i < 3; i++) f[i] = (float)v->mean[i];
-        gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
-    }
-    if (v->has_norm & 2) {
-        for (int i = 0; i < 3; i++) f[i] = (float)v->std[i];
-        gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
-    }
-    gguf_writer_add_bool(w, "clip.use_gelu", 1);
+    add_vision_keys(w, v, v->n_layer, 1, 0);
     gguf_writer_add_u32(w, "clip.qformer.embedding_length", (uint32_t)q->n_embd);
     gguf_writer_add_u32(w, "clip.qformer.block_count", (uint32_t)q->n_layer);
     gguf_writer_add_u32(w, "clip.qformer.attention.head_count", (uint32_t)q->n_head);
@@ -429,19 +421,7 @@ static void add_owl_keys(builder *B) {
     gguf_writer_add_str(w, "general.description", desc, strlen(desc));
     gguf_writer_add_str(w, "clip.projector_type", "owl_abstractor", 14);
     gguf_writer_add_str(w, "graft.recipe", recipe, strlen(recipe));
-    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)v->image_size);
-    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)v->patch_size);
-    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)v->n_embd);
-    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)v->n_ff);
-    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)v->n_head);
-    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", (float)v->eps);
-    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)v->n_layer);
-    float f[3];
-    for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 1 ? v->mean[i] : (double[]){0.48145466, 0.4578275, 0.40821073}[i]);
-    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, f, 3);
-    for (int i = 0; i < 3; i++) f[i] = (float)(v->has_norm & 2 ? v->std[i] : (double[]){0.26862954, 0.26130258, 0.27577711}[i]);
-    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, f, 3);
-    gguf_writer_add_bool(w, "clip.use_gelu", v->use_gelu);
+    add_vision_keys(w, v, v->n_layer, v->use_gelu, 1);
     gguf_writer_add_u32(w, "clip.abstractor.block_count", (uint32_t)a->n_layer);
     gguf_writer_add_u32(w, "clip.abstractor.query_count", (uint32_t)a->n_query);
     gguf_writer_add_u32(w, "clip.abstractor.embedding_length", (uint32_t)a->n_embd);
