@@ -292,6 +292,23 @@ uint64_t init_tensor_bytes(const init_tensor *t) {
     return graft_row_bytes(t->type, t->ne[0]) * rows;
 }
 
+void init_add_vision_keys(gguf_writer *w, int image_size, int patch_size, int n_embd, int n_ff, int projection_dim,
+                          int n_head, float eps, int n_block, int use_gelu) {
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}; /* OpenAI CLIP */
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)image_size);
+    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)patch_size);
+    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)n_embd);
+    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)n_ff);
+    if (projection_dim) gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)projection_dim);
+    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)n_head);
+    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", eps);
+    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)n_block);
+    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, mean, 3);
+    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, std, 3);
+    gguf_writer_add_bool(w, "clip.use_gelu", use_gelu);
+}
+
 int init_write_tensors(gguf_writer *w, const init_tensor *ts, int n, uint64_t seed, int n_threads, const char *path,
                        graft_error *err) {
     int64_t width = 1; /* the longest constant vector */
@@ -356,8 +373,6 @@ int graft_init_mmproj_write(const graft_init_clip *hp, int type, uint64_t seed, 
     }
     clip_tensors(hp, type, ts);
 
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}; /* OpenAI CLIP */
-    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     gguf_writer_add_str(w, "general.architecture", "clip", 4);
     gguf_writer_add_str(w, "general.name", hp->name, strlen(hp->name));
     gguf_writer_add_str(w, "general.description", "random weights (graft init)", 27);
@@ -365,17 +380,8 @@ int graft_init_mmproj_write(const graft_init_clip *hp, int type, uint64_t seed, 
     gguf_writer_add_bool(w, "clip.has_vision_encoder", 1);
     gguf_writer_add_bool(w, "clip.has_llava_projector", 1);
     gguf_writer_add_str(w, "clip.projector_type", "mlp", 3);
-    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)hp->image_size);
-    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)hp->patch_size);
-    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)hp->n_embd);
-    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)hp->n_ff);
-    gguf_writer_add_u32(w, "clip.vision.projection_dim", (uint32_t)hp->projection_dim);
-    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)hp->n_head);
-    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", hp->eps);
-    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)hp->n_block);
-    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, mean, 3);
-    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, std, 3);
-    gguf_writer_add_bool(w, "clip.use_gelu", hp->use_gelu);
+    init_add_vision_keys(w, hp->image_size, hp->patch_size, hp->n_embd, hp->n_ff, hp->projection_dim, hp->n_head,
+                         hp->eps, hp->n_block, hp->use_gelu);
 
     rc = init_write_tensors(w, ts, n, seed, n_threads, path, err);
     gguf_writer_free(w);

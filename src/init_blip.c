@@ -227,8 +227,6 @@ int graft_init_blip_mmproj_write(const graft_init_qformer *hp, const char *recip
         return graft_error_set(err, GRAFT_E_NOMEM, "init: out of memory");
     }
     blip_tensors(hp, type, ts);
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}; /* BlipImageProcessor: OpenAI CLIP's */
-    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     gguf_writer_add_str(w, "general.architecture", "clip", 4);
     gguf_writer_add_str(w, "general.name", hp->name, strlen(hp->name));
     gguf_writer_add_str(w, "general.description", "random weights (graft init)", 27);
@@ -237,16 +235,8 @@ int graft_init_blip_mmproj_write(const graft_init_qformer *hp, const char *recip
     gguf_writer_add_bool(w, "clip.has_llava_projector", 0);
     gguf_writer_add_str(w, "clip.projector_type", "qformer", 7);
     gguf_writer_add_str(w, "graft.recipe", recipe, strlen(recipe));
-    gguf_writer_add_u32(w, "clip.vision.image_size", (uint32_t)hp->image_size);
-    gguf_writer_add_u32(w, "clip.vision.patch_size", (uint32_t)hp->patch_size);
-    gguf_writer_add_u32(w, "clip.vision.embedding_length", (uint32_t)hp->n_embd);
-    gguf_writer_add_u32(w, "clip.vision.feed_forward_length", (uint32_t)hp->n_ff);
-    gguf_writer_add_u32(w, "clip.vision.attention.head_count", (uint32_t)hp->n_head);
-    gguf_writer_add_f32(w, "clip.vision.attention.layer_norm_epsilon", hp->eps);
-    gguf_writer_add_u32(w, "clip.vision.block_count", (uint32_t)hp->n_block);
-    gguf_writer_add_arr(w, "clip.vision.image_mean", GRAFT_GGUF_F32, mean, 3);
-    gguf_writer_add_arr(w, "clip.vision.image_std", GRAFT_GGUF_F32, std, 3);
-    gguf_writer_add_bool(w, "clip.use_gelu", 1);
+    /* BlipImageProcessor normalises with OpenAI CLIP's mean/std too */
+    init_add_vision_keys(w, hp->image_size, hp->patch_size, hp->n_embd, hp->n_ff, 0, hp->n_head, hp->eps, hp->n_block, 1);
     gguf_writer_add_u32(w, "clip.qformer.embedding_length", (uint32_t)hp->q_embd);
     gguf_writer_add_u32(w, "clip.qformer.block_count", (uint32_t)hp->q_layer);
     gguf_writer_add_u32(w, "clip.qformer.attention.head_count", (uint32_t)hp->q_head);

@@ -32,6 +32,9 @@ void init_push_linear(init_list *l, const char *prefix, int type, int64_t M, int
 /* A LayerNorm of width D: weight 1, bias 0. */
 void init_push_norm(init_list *l, const char *prefix, int64_t D);
 uint64_t init_tensor_bytes(const init_tensor *t);
+/* The clip.vision.* keys, OpenAI CLIP's image mean/std (projection_dim 0: left out). */
+void init_add_vision_keys(gguf_writer *w, int image_size, int patch_size, int n_embd, int n_ff, int projection_dim,
+                          int n_head, float eps, int n_block, int use_gelu);
 /* f32, f16, bf16, q8_0 or q4_0 */
 int init_is_type(int type);
 /* Adds ts[0..n) to w (random ones streamed from (seed, name, row), so thread-count independent)
