@@ -72,25 +72,6 @@ static int key_eps(const graft_wloader *wl, const char *key, float *out, graft_e
     return GRAFT_OK;
 }
 
-/* "<prefix>.weight" (M, K) and "<prefix>.bias" (M). */
-static int load_linear(graft_wloader *wl, const char *prefix, int64_t K, int64_t M, graft_tensor *w,
-                       const float **b, graft_error *err) {
-    char wn[64], bn[64];
-    snprintf(wn, sizeof wn, "%s.weight", prefix);
-    snprintf(bn, sizeof bn, "%s.bias", prefix);
-    int rc = graft_wl_matrix(wl, wn, K, M, 0, w, err);
-    return rc ? rc : graft_wl_vector(wl, bn, M, 0, b, err);
-}
-
-static int load_norm(graft_wloader *wl, const char *prefix, int64_t n, const float **w, const float **b,
-                     graft_error *err) {
-    char wn[64], bn[64];
-    snprintf(wn, sizeof wn, "%s.weight", prefix);
-    snprintf(bn, sizeof bn, "%s.bias", prefix);
-    int rc = graft_wl_vector(wl, wn, n, 0, w, err);
-    return rc ? rc : graft_wl_vector(wl, bn, n, 0, b, err);
-}
-
 static int ab_load(graft_projector *p, graft_wloader *wl, graft_error *err) {
     owl_abstractor *s = calloc(1, sizeof *s);
     if (!s) return graft_error_set(err, GRAFT_E_NOMEM, "%s: out of memory", wl->path);
@@ -124,7 +105,7 @@ static int ab_load(graft_projector *p, graft_wloader *wl, graft_error *err) {
     if (De < 1 || De > (1 << 20))
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: tensor 'mm.0.weight' is not a matrix", wl->path);
     if ((rc = graft_wl_matrix(wl, "ab.query_embd", D, s->n_query, 0, &s->query, err)) ||
-        (rc = load_linear(wl, "mm.0", D, De, &s->fc, &s->fc_b, err)) ||
+        (rc = graft_wl_linear(wl, "mm.0", D, De, &s->fc, &s->fc_b, err)) ||
         (rc = graft_wl_vector(wl, "ab.vit_eos", De, 0, &s->eos, err)))
         return rc;
     s->layers = calloc((size_t)s->n_layer, sizeof *s->layers);
@@ -136,17 +117,17 @@ static int ab_load(graft_projector *p, graft_wloader *wl, graft_error *err) {
         static const char *const sfx[11] = {"ln_q", "ln_kv", "attn_q", "attn_k", "attn_v", "attn_out",
                                             "ln_ffn", "ffn_gate", "ffn_up", "ffn_ln", "ffn_down"};
         for (int j = 0; j < 11; j++) snprintf(n[j], sizeof n[j], "ab.blk.%d.%s", l, sfx[j]);
-        if ((rc = load_norm(wl, n[0], D, &L->ln_q_w, &L->ln_q_b, err)) ||
-            (rc = load_norm(wl, n[1], D, &L->ln_kv_w, &L->ln_kv_b, err)) ||
-            (rc = load_linear(wl, n[2], D, D, &L->wq, &L->bq, err)) ||
-            (rc = load_linear(wl, n[3], D, D, &L->wk, &L->bk, err)) ||
-            (rc = load_linear(wl, n[4], D, D, &L->wv, &L->bv, err)) ||
-            (rc = load_linear(wl, n[5], D, D, &L->wo, &L->bo, err)) ||
-            (rc = load_norm(wl, n[6], D, &L->ln_ffn_w, &L->ln_ffn_b, err)) ||
-            (rc = load_linear(wl, n[7], D, F, &L->w_gate, &L->b_gate, err)) ||
-            (rc = load_linear(wl, n[8], D, F, &L->w_up, &L->b_up, err)) ||
-            (rc = load_norm(wl, n[9], F, &L->ffn_ln_w, &L->ffn_ln_b, err)) ||
-            (rc = load_linear(wl, n[10], F, D, &L->w_down, &L->b_down, err)))
+        if ((rc = graft_wl_norm(wl, n[0], D, &L->ln_q_w, &L->ln_q_b, err)) ||
+            (rc = graft_wl_norm(wl, n[1], D, &L->ln_kv_w, &L->ln_kv_b, err)) ||
+            (rc = graft_wl_linear(wl, n[2], D, D, &L->wq, &L->bq, err)) ||
+            (rc = graft_wl_linear(wl, n[3], D, D, &L->wk, &L->bk, err)) ||
+            (rc = graft_wl_linear(wl, n[4], D, D, &L->wv, &L->bv, err)) ||
+            (rc = graft_wl_linear(wl, n[5], D, D, &L->wo, &L->bo, err)) ||
+            (rc = graft_wl_norm(wl, n[6], D, &L->ln_ffn_w, &L->ln_ffn_b, err)) ||
+            (rc = graft_wl_linear(wl, n[7], D, F, &L->w_gate, &L->b_gate, err)) ||
+            (rc = graft_wl_linear(wl, n[8], D, F, &L->w_up, &L->b_up, err)) ||
+            (rc = graft_wl_norm(wl, n[9], F, &L->ffn_ln_w, &L->ffn_ln_b, err)) ||
+            (rc = graft_wl_linear(wl, n[10], F, D, &L->w_down, &L->b_down, err)))
             return rc;
     }
     p->d_out = (int)De;

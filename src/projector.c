@@ -115,6 +115,23 @@ int graft_wl_vector(graft_wloader *wl, const char *name, int64_t n, int optional
     return GRAFT_OK;
 }
 
+int graft_wl_linear(graft_wloader *wl, const char *prefix, int64_t K, int64_t M, graft_tensor *w, const float **b,
+                    graft_error *err) {
+    char wn[128], bn[128];
+    snprintf(wn, sizeof wn, "%s.weight", prefix);
+    snprintf(bn, sizeof bn, "%s.bias", prefix);
+    int rc = graft_wl_matrix(wl, wn, K, M, 0, w, err);
+    return rc ? rc : graft_wl_vector(wl, bn, M, 0, b, err);
+}
+
+int graft_wl_norm(graft_wloader *wl, const char *prefix, int64_t n, const float **w, const float **b, graft_error *err) {
+    char wn[128], bn[128];
+    snprintf(wn, sizeof wn, "%s.weight", prefix);
+    snprintf(bn, sizeof bn, "%s.bias", prefix);
+    int rc = graft_wl_vector(wl, wn, n, 0, w, err);
+    return rc ? rc : graft_wl_vector(wl, bn, n, 0, b, err);
+}
+
 size_t graft_linear_scratch_bytes(const graft_tensor *W, int n, int n_threads) {
     return graft_matmul_scratch_bytes(W->type, W->ne[1], W->ne[0], n, n_threads);
 }

@@ -55,6 +55,11 @@ int graft_wl_matrix(graft_wloader *wl, const char *name, int64_t K, int64_t M, i
  * Missing and optional: *out = NULL, GRAFT_OK. */
 int graft_wl_vector(graft_wloader *wl, const char *name, int64_t n, int optional,
                     const float **out, graft_error *err);
+/* "<prefix>.weight" as W (M, K) and "<prefix>.bias" (M), both required (a Linear layer). */
+int graft_wl_linear(graft_wloader *wl, const char *prefix, int64_t K, int64_t M, graft_tensor *w, const float **b,
+                    graft_error *err);
+/* "<prefix>.weight" and "<prefix>.bias", n floats each, both required (a LayerNorm). */
+int graft_wl_norm(graft_wloader *wl, const char *prefix, int64_t n, const float **w, const float **b, graft_error *err);
 /* Y (n, M) = X (n, K) W^T + b for W (M, K) (b may be NULL), with the context's kernels and
  * threads; scratch as graft_linear_scratch_bytes(W, n, n_threads) says. */
 size_t graft_linear_scratch_bytes(const graft_tensor *W, int n, int n_threads);

@@ -79,25 +79,6 @@ static int key_u32(const graft_wloader *wl, const char *key, int *out, graft_err
     return GRAFT_OK;
 }
 
-/* "<prefix>.weight" (M, K) and "<prefix>.bias" (M). */
-static int load_linear(graft_wloader *wl, const char *prefix, int64_t K, int64_t M, graft_tensor *w,
-                       const float **b, graft_error *err) {
-    char wn[96], bn[96];
-    snprintf(wn, sizeof wn, "%s.weight", prefix);
-    snprintf(bn, sizeof bn, "%s.bias", prefix);
-    int rc = graft_wl_matrix(wl, wn, K, M, 0, w, err);
-    return rc ? rc : graft_wl_vector(wl, bn, M, 0, b, err);
-}
-
-static int load_norm(graft_wloader *wl, const char *prefix, int64_t n, const float **w, const float **b,
-                     graft_error *err) {
-    char wn[96], bn[96];
-    snprintf(wn, sizeof wn, "%s.weight", prefix);
-    snprintf(bn, sizeof bn, "%s.bias", prefix);
-    int rc = graft_wl_vector(wl, wn, n, 0, w, err);
-    return rc ? rc : graft_wl_vector(wl, bn, n, 0, b, err);
-}
-
 /* qf.blk.<l>.<what>_{q,k,v,out}.* and <what>_ln.*: keys/values of width d_kv. */
 static int load_attn(graft_wloader *wl, int l, const char *what, int64_t d_kv, int64_t Dq, qf_attn *A,
                      graft_error *err) {
@@ -106,11 +87,11 @@ static int load_attn(graft_wloader *wl, int l, const char *what, int64_t d_kv, i
     for (int j = 0; j < 4; j++) snprintf(n[j], sizeof n[j], "qf.blk.%d.%s_%s", l, what, sfx[j]);
     snprintf(ln, sizeof ln, "qf.blk.%d.%s_ln", l, what);
     int rc;
-    if ((rc = load_linear(wl, n[0], Dq, Dq, &A->wq, &A->bq, err)) ||
-        (rc = load_linear(wl, n[1], d_kv, Dq, &A->wk, &A->bk, err)) ||
-        (rc = load_linear(wl, n[2], d_kv, Dq, &A->wv, &A->bv, err)) ||
-        (rc = load_linear(wl, n[3], Dq, Dq, &A->wo, &A->bo, err)) ||
-        (rc = load_norm(wl, ln, Dq, &A->ln_w, &A->ln_b, err)))
+    if ((rc = graft_wl_linear(wl, n[0], Dq, Dq, &A->wq, &A->bq, err)) ||
+        (rc = graft_wl_linear(wl, n[1], d_kv, Dq, &A->wk, &A->bk, err)) ||
+        (rc = graft_wl_linear(wl, n[2], d_kv, Dq, &A->wv, &A->bv, err)) ||
+        (rc = graft_wl_linear(wl, n[3], Dq, Dq, &A->wo, &A->bo, err)) ||
+        (rc = graft_wl_norm(wl, ln, Dq, &A->ln_w, &A->ln_b, err)))
         return rc;
     return GRAFT_OK;
 }
@@ -123,9 +104,9 @@ static int load_ffn(graft_wloader *wl, int l, const char *what, int64_t Dq, int6
     snprintf(down, sizeof down, "qf.blk.%d.%s_down", l, what);
     snprintf(ln, sizeof ln, "qf.blk.%d.%s_ln", l, what);
     int rc;
-    if ((rc = load_linear(wl, up, Dq, Fq, &f->up, &f->b_up, err)) ||
-        (rc = load_linear(wl, down, Fq, Dq, &f->down, &f->b_down, err)) ||
-        (rc = load_norm(wl, ln, Dq, &f->ln_w, &f->ln_b, err)))
+    if ((rc = graft_wl_linear(wl, up, Dq, Fq, &f->up, &f->b_up, err)) ||
+        (rc = graft_wl_linear(wl, down, Fq, Dq, &f->down, &f->b_down, err)) ||
+        (rc = graft_wl_norm(wl, ln, Dq, &f->ln_w, &f->ln_b, err)))
         return rc;
     return GRAFT_OK;
 }
@@ -172,7 +153,7 @@ static int qformer_load(graft_projector *p, graft_wloader *wl, graft_error *err)
     int64_t d_out = 0;
     if ((rc = table_rows(wl, "qf.query_embd", Dq, &s->n_query, err)) ||
         (rc = graft_wl_matrix(wl, "qf.query_embd", Dq, s->n_query, 0, &s->query, err)) ||
-        (rc = load_norm(wl, "qf.embd_ln", Dq, &s->embd_ln_w, &s->embd_ln_b, err)))
+        (rc = graft_wl_norm(wl, "qf.embd_ln", Dq, &s->embd_ln_w, &s->embd_ln_b, err)))
         return rc;
     s->has_text = graft_wl_has(wl, "qf.tok_embd.weight") || graft_wl_has(wl, "qf.pos_embd.weight");
     if (s->has_text &&
@@ -211,7 +192,7 @@ static int qformer_load(graft_projector *p, graft_wloader *wl, graft_error *err)
     d_out = pt.n_dims == 2 ? pt.ne[1] : 0;
     if (d_out < 1 || d_out > (1 << 20))
         return graft_error_set(err, GRAFT_E_FORMAT, "%s: tensor 'mm.0.weight' is not a matrix", wl->path);
-    if ((rc = load_linear(wl, "mm.0", Dq, d_out, &s->proj, &s->proj_b, err))) return rc;
+    if ((rc = graft_wl_linear(wl, "mm.0", Dq, d_out, &s->proj, &s->proj_b, err))) return rc;
     p->d_out = (int)d_out;
     return GRAFT_OK;
 }
