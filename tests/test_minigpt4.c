@@ -45,11 +45,21 @@ static float *read_f32(const char *name, size_t n) {
     return d;
 }
 
+/* A text file of the fixture, NUL-terminated (tu_read_file's buffer is not). */
+static char *read_text(const char *path) {
+    size_t len;
+    char *raw = tu_read_file(path, &len);
+    ck_assert_msg(raw != NULL, "cannot read %s", path);
+    char *t = malloc(len + 1);
+    memcpy(t, raw, len);
+    t[len] = 0;
+    free(raw);
+    return t;
+}
+
 /* prompt.ids.txt: segment 0 (BOS first), -1 where the rows go, segment 1 */
 static int read_prompt(int32_t *ids, int *marker) {
-    size_t len;
-    char *txt = tu_read_file(FIX "ref/prompt.ids.txt", &len);
-    ck_assert_ptr_nonnull(txt);
+    char *txt = read_text(FIX "ref/prompt.ids.txt");
     int n = 0;
     *marker = -1;
     for (char *p = txt; *p && n < MAX_IDS;) {
@@ -67,9 +77,7 @@ static int read_prompt(int32_t *ids, int *marker) {
 }
 
 static int read_greedy(int32_t *ids) {
-    size_t len;
-    char *txt = tu_read_file(FIX "ref/greedy.txt", &len);
-    ck_assert_ptr_nonnull(txt);
+    char *txt = read_text(FIX "ref/greedy.txt");
     int n = 0;
     for (char *p = txt; n < N_GEN;) {
         char *end;
@@ -243,9 +251,7 @@ START_TEST(test_cli) {
         fprintf(stderr, "SKIP test_cli: GRAFT_CLI is not set (make test sets it)\n");
         return;
     }
-    size_t len;
-    char *ids = tu_read_file(FIX "ref/prompt.ids.txt", &len), *want = tu_read_file(FIX "ref/greedy.txt", &len);
-    ck_assert(ids && want);
+    char *ids = read_text(FIX "ref/prompt.ids.txt"), *want = read_text(FIX "ref/greedy.txt");
     ids[strcspn(ids, "\n")] = 0;
     want[strcspn(want, "\n")] = 0;
     char cmd[1024], out[1024] = "";

@@ -85,11 +85,12 @@ void *tu_read_file(const char *path, size_t *len) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    void *p = malloc(n > 0 ? (size_t)n : 1);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL; /* NUL-terminated, so text files can be parsed as strings */
     if (p && n > 0 && fread(p, 1, (size_t)n, f) != (size_t)n) {
         free(p);
         p = NULL;
     }
+    if (p) p[n] = 0;
     fclose(f);
     if (len) *len = (size_t)n;
     return p;

@@ -38,6 +38,6 @@ void tu_alloc_fail_after(long n);
 int tu_alloc_disarm(void);
 
 /* Read a whole file into a malloc'd buffer; NULL on failure. */
-void *tu_read_file(const char *path, size_t *len);
+void *tu_read_file(const char *path, size_t *len); /* malloc'd, one NUL past *len */
 
 #endif
