@@ -101,10 +101,10 @@ bench: deps
 	@set -e; for b in $(BENCH_SRC:%.c=$(BUILD)/%); do echo "== $$b"; $$b; done
 
 # ---- demo: graft's main job (an image and a question in, an answer out) ----
-# The shipped default model (models/shapes-mlp, trained by models/recipes/ on the shapes world) on a
+# The shipped default model (models/shapes-mlp-l4, trained by models/recipes/ on the shapes world) on a
 # scene `graft world` draws now: the scene's ground truth, the model's caption and one VQA answer.
 DEMO := $(BUILD)/demo
-DEMO_MODEL := models/shapes-mlp
+DEMO_MODEL := models/shapes-mlp-l4
 DEMO_SEED := 2028
 DEMO_Q := What shape is at the bottom right?
 DEMO_RUN = $(BUILD)/graft -m $(DEMO_MODEL)/model.gguf --mmproj $(DEMO_MODEL)/mmproj.gguf --image $(DEMO)/images/000000.png --temp 0 --no-display-prompt
