@@ -682,11 +682,17 @@ int graft_image_info_memory(const void *data, size_t len, const char *name, int 
             return GRAFT_OK;
         }
         int comp;
-        if (!stbi_info_from_memory(p, (int)len, w, h, &comp)) {
-            if (f == FMT_TGA)
+        if (f == FMT_TGA) { /* TGA's reader only: stb's generic one would try its JPEG test first,
+                             * which skips leading 0xFF bytes and so bypasses jpeg_check_frame */
+            stbi__context s;
+            stbi__start_mem(&s, p, (int)len);
+            int ok = stbi__tga_test(&s);
+            stbi__start_mem(&s, p, (int)len);
+            if (!ok || !stbi__tga_info(&s, w, h, &comp))
                 return graft_error_set(err, GRAFT_E_FORMAT,
                                        "%s: not a recognised image (JPEG, PNG, BMP, GIF, TGA, PNM)",
                                        nm(name));
+        } else if (!stbi_info_from_memory(p, (int)len, w, h, &comp)) {
             return stb_fail(err, name, "image header");
         }
     }
@@ -727,7 +733,17 @@ int graft_image_load_memory(const void *data, size_t len, const char *name, int6
         if (sniff(p, len) == FMT_BMP && (rc = bmp_fix(p, n, name, NULL, err))) break;
         if (sniff(p, len) == FMT_TGA && (rc = tga_check(p, len, name, err))) break;
         int comp;
-        unsigned char *px = stbi_load_from_memory(p, n, &w, &h, &comp, 3);
+        unsigned char *px;
+        if (sniff(p, len) == FMT_TGA) { /* as in graft_image_info_memory: TGA's reader only */
+            stbi__context s;
+            stbi__result_info ri;
+            memset(&ri, 0, sizeof ri);
+            ri.bits_per_channel = 8;
+            stbi__start_mem(&s, p, n);
+            px = stbi__tga_load(&s, &w, &h, &comp, 3, &ri);
+        } else {
+            px = stbi_load_from_memory(p, n, &w, &h, &comp, 3);
+        }
         if (!px) {
             rc = stb_fail(err, name, "image");
             break;

@@ -191,6 +191,25 @@ START_TEST(test_decode_errors) {
 }
 END_TEST
 
+/* A JPEG behind leading 0xFF fill bytes (the fuzzer's find): stb's generic loader would take it
+ * as a JPEG and run its Huffman builder past a 256-entry table; graft sniffs it as no format and
+ * refuses it with one line, without reaching stb's JPEG code. */
+START_TEST(test_jpeg_behind_fill_bytes) {
+    static const unsigned char b[] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd8, 0xff, 0xff, 0xc4, 0x01, 0x00, 0x00, 0x24, 0x00,
+        0x00, 0xc4, 0x00, 0x00, 0x00, 0x00, 0x26, 0x01, 0x6a, 0x00};
+    graft_image im;
+    graft_error err = {0};
+    int w, h;
+    ck_assert_int_eq(graft_image_info_memory(b, sizeof b, "ff.jpg", &w, &h, &err), GRAFT_E_FORMAT);
+    ck_assert_int_eq(graft_image_load_memory(b, sizeof b, "ff.jpg", 0, &im, &err), GRAFT_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "ff.jpg") && strstr(err.msg, "not a recognised image"), "%s", err.msg);
+    ck_assert_ptr_null(im.rgb);
+}
+END_TEST
+
 /* ---- decoding: limits and hostile input --------------------------------------------------------- */
 
 static uint32_t crc32_of(const unsigned char *p, size_t n) {
@@ -809,6 +828,7 @@ Suite *suite_image(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_decode_fixtures);
     tcase_add_test(tc, test_decode_errors);
+    tcase_add_test(tc, test_jpeg_behind_fill_bytes);
     tcase_add_test(tc, test_pixel_limit);
     tcase_add_test(tc, test_garbage_inputs);
     tcase_add_test(tc, test_corrupted_fixtures);
