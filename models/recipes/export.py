@@ -14,8 +14,8 @@ Checks (unless --no-verify):
 - for 4 held-out images and 3 prompts each: graft's greedy output (`graft -m model.gguf --mmproj
   mmproj.gguf --image IMG -p PROMPT --temp 0`) = the PyTorch model's greedy output with the
   F16-rounded weights (same text).
-pool2_mlp is graft's projector of that name (src/projector.c, docs/projectors.md); its export has
-not been checked against graft yet (no pool2_mlp model was trained).
+pool2_mlp is graft's projector of that name (src/projector.c, docs/projectors.md), checked here
+like the others.
 """
 
 import argparse
