@@ -93,6 +93,28 @@ def build_llm(name, sd, cfg, vocab_json):
     return g.to_bytes()
 
 
+_VIT_TOP = [("class_emb", "v.class_embd", F32), ("patch.weight", "v.patch_embd.weight", F16),
+            ("pos", "v.position_embd.weight", F16), ("pre_ln.weight", "v.pre_ln.weight", F32),
+            ("pre_ln.bias", "v.pre_ln.bias", F32)]
+# per block, in file order; legacy LLaVA-1.5 naming (llava_surgery +
+# convert_image_encoder_to_gguf.py): fc1 is stored as ffn_down, fc2 as ffn_up
+_VIT_BLOCK = [(t + "." + wb, n + "." + wb, F16 if wb == "weight" else F32)
+              for t, n in (("k", "attn_k"), ("v", "attn_v"), ("q", "attn_q"), ("o", "attn_out"))
+              for wb in ("weight", "bias")]
+_VIT_BLOCK += [("ln1.weight", "ln1.weight", F32), ("ln1.bias", "ln1.bias", F32),
+               ("fc1.weight", "ffn_down.weight", F16), ("fc1.bias", "ffn_down.bias", F32),
+               ("fc2.weight", "ffn_up.weight", F16), ("fc2.bias", "ffn_up.bias", F32),
+               ("ln2.weight", "ln2.weight", F32), ("ln2.bias", "ln2.bias", F32)]
+
+
+def vit_tensors(n_layers):
+    """(vit.ViT state name, GGUF name, stored type) of every tower tensor, in file order."""
+    out = list(_VIT_TOP)
+    for i in range(n_layers):
+        out += [("blocks.%d.%s" % (i, t), "v.blk.%d.%s" % (i, n), ty) for t, n, ty in _VIT_BLOCK]
+    return out
+
+
 def build_mmproj(name, vsd, vcfg, psd, kind):
     g = GW.GGUFWriter()
     D = vcfg["dim"]
@@ -120,25 +142,8 @@ def build_mmproj(name, vsd, vcfg, psd, kind):
     if kind != "linear":
         g.add_tensor("mm.2.weight", np32(psd["mm2.weight"]), F16)
         g.add_tensor("mm.2.bias", np32(psd["mm2.bias"]), F32)
-    g.add_tensor("v.class_embd", np32(vsd["class_emb"]), F32)
-    g.add_tensor("v.patch_embd.weight", np32(vsd["patch.weight"]), F16)
-    g.add_tensor("v.position_embd.weight", np32(vsd["pos"]), F16)
-    g.add_tensor("v.pre_ln.weight", np32(vsd["pre_ln.weight"]), F32)
-    g.add_tensor("v.pre_ln.bias", np32(vsd["pre_ln.bias"]), F32)
-    for i in range(vcfg["n_layers"]):
-        b, q = "v.blk.%d." % i, "blocks.%d." % i
-        for k, nm in (("k", "attn_k"), ("v", "attn_v"), ("q", "attn_q"), ("o", "attn_out")):
-            g.add_tensor(b + nm + ".weight", np32(vsd[q + k + ".weight"]), F16)
-            g.add_tensor(b + nm + ".bias", np32(vsd[q + k + ".bias"]), F32)
-        g.add_tensor(b + "ln1.weight", np32(vsd[q + "ln1.weight"]), F32)
-        g.add_tensor(b + "ln1.bias", np32(vsd[q + "ln1.bias"]), F32)
-        # legacy LLaVA-1.5 naming (llava_surgery + convert_image_encoder_to_gguf.py): fc1 as ffn_down
-        g.add_tensor(b + "ffn_down.weight", np32(vsd[q + "fc1.weight"]), F16)
-        g.add_tensor(b + "ffn_down.bias", np32(vsd[q + "fc1.bias"]), F32)
-        g.add_tensor(b + "ffn_up.weight", np32(vsd[q + "fc2.weight"]), F16)
-        g.add_tensor(b + "ffn_up.bias", np32(vsd[q + "fc2.bias"]), F32)
-        g.add_tensor(b + "ln2.weight", np32(vsd[q + "ln2.weight"]), F32)
-        g.add_tensor(b + "ln2.bias", np32(vsd[q + "ln2.bias"]), F32)
+    for t, n, ty in vit_tensors(vcfg["n_layers"]):
+        g.add_tensor(n, np32(vsd[t]), ty)
     return g.to_bytes()
 
 

@@ -23,20 +23,11 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common as C  # noqa: E402
+import export as E  # noqa: E402
 import vit as V  # noqa: E402
 
 sys.path.insert(0, os.path.join(C.REPO, "tests", "reference"))
 import gguf_reader as GR  # noqa: E402
-
-# torch name in vit.ViT -> GGUF name (export.build_mmproj's table, read backwards)
-_BLOCK = [("q.weight", "attn_q.weight"), ("q.bias", "attn_q.bias"),
-          ("k.weight", "attn_k.weight"), ("k.bias", "attn_k.bias"),
-          ("v.weight", "attn_v.weight"), ("v.bias", "attn_v.bias"),
-          ("o.weight", "attn_out.weight"), ("o.bias", "attn_out.bias"),
-          ("ln1.weight", "ln1.weight"), ("ln1.bias", "ln1.bias"),
-          ("fc1.weight", "ffn_down.weight"), ("fc1.bias", "ffn_down.bias"),   # legacy LLaVA naming
-          ("fc2.weight", "ffn_up.weight"), ("fc2.bias", "ffn_up.bias"),
-          ("ln2.weight", "ln2.weight"), ("ln2.bias", "ln2.bias")]
 
 
 def vit_config(g):
@@ -48,30 +39,27 @@ def vit_config(g):
                 eps=float("%.7g" % m["clip.vision.attention.layer_norm_epsilon"]))   # f32 1e-5 -> 1e-05
 
 
-def vit_state(g, cfg):
-    names = {"class_emb": "v.class_embd", "patch.weight": "v.patch_embd.weight",
-             "pos": "v.position_embd.weight", "pre_ln.weight": "v.pre_ln.weight",
-             "pre_ln.bias": "v.pre_ln.bias"}
-    for i in range(cfg["n_layers"]):
-        for t, n in _BLOCK:
-            names["blocks.%d.%s" % (i, t)] = "v.blk.%d.%s" % (i, n)
-    want = V.ViT(cfg).state_dict()
+def load_vit(g, path, cfg):
+    """vit.ViT with the tower's tensors of GGUF g (export.vit_tensors' names, read backwards)."""
+    vit = V.ViT(cfg)
+    want = vit.state_dict()
     state = {}
-    for t, n in names.items():
+    for t, n, _ in E.vit_tensors(cfg["n_layers"]):
         if n not in g.tensors:
-            raise SystemExit("restore: %s has no tensor %s" % (g.path, n))
+            raise SystemExit("restore: %s has no tensor %s" % (path, n))
         a = g.tensor(n)
         if a.size != want[t].numel():
             raise SystemExit("restore: %s: %s has %d values, the config needs %s"
-                             % (g.path, n, a.size, tuple(want[t].shape)))
+                             % (path, n, a.size, tuple(want[t].shape)))
         state[t] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).reshape(want[t].shape)
-    return state
+    vit.load_state_dict(state)              # strict: every parameter
+    return vit
 
 
-def vocab(g):
+def vocab(g, path):
     m = g.meta
     if m.get("tokenizer.ggml.model") != "llama":
-        raise SystemExit("restore: %s: not a SentencePiece (llama) vocabulary" % g.path)
+        raise SystemExit("restore: %s: not a SentencePiece (llama) vocabulary" % path)
     return {"tokens": m["tokenizer.ggml.tokens"], "scores": [float(s) for s in m["tokenizer.ggml.scores"]],
             "types": m["tokenizer.ggml.token_type"], "bos": m["tokenizer.ggml.bos_token_id"],
             "eos": m["tokenizer.ggml.eos_token_id"], "unk": m["tokenizer.ggml.unknown_token_id"]}
@@ -80,18 +68,17 @@ def vocab(g):
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(C.REPO, "models", "shapes-mlp")
     os.makedirs(C.WORK, exist_ok=True)
-    llm = GR.GGUFFile(os.path.join(d, "model.gguf"))
-    llm.path = os.path.join(d, "model.gguf")
-    v = vocab(llm)
+    llm_path, mm_path = os.path.join(d, "model.gguf"), os.path.join(d, "mmproj.gguf")
+    for p in (llm_path, mm_path):
+        if not os.path.isfile(p):
+            raise SystemExit("restore: %s: no such file (a shipped pair's folder holds model.gguf + mmproj.gguf)" % p)
+    v = vocab(GR.GGUFFile(llm_path), llm_path)
     with open(os.path.join(C.WORK, "vocab.json"), "w") as f:
         json.dump(v, f)
-    mm = GR.GGUFFile(os.path.join(d, "mmproj.gguf"))
-    mm.path = os.path.join(d, "mmproj.gguf")
+    mm = GR.GGUFFile(mm_path)
     cfg = vit_config(mm)
-    state = vit_state(mm, cfg)
-    vit = V.ViT(cfg)
-    vit.load_state_dict(state)              # strict: every parameter, right shapes
-    torch.save({"cfg": cfg, "state": vit.state_dict(), "restored_from": os.path.abspath(mm.path)},
+    vit = load_vit(mm, mm_path, cfg)
+    torch.save({"cfg": cfg, "state": vit.state_dict(), "restored_from": os.path.abspath(mm_path)},
                os.path.join(C.WORK, "vit.pt"))
     print("restored into %s: vocab.json (%d tokens), vit.pt (%d blocks, width %d) from %s"
           % (C.WORK, len(v["tokens"]), cfg["n_layers"], cfg["dim"], d))
